@@ -16,7 +16,7 @@ demo: setup export
 	$(BIN)/course-kit report run quickstart
 
 test: setup
-	$(BIN)/nbdev-test --n-workers 2 nbs
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 nbs  # one torch thread per worker: 2 workers on 2 cores
 	$(BIN)/pytest tests
 
 setup: $(STAMP) data

@@ -1,4 +1,5 @@
 "The `course-kit` command over papermill: list, run, bad input."
+import json
 from pathlib import Path
 from conftest import BIN, run, read_metrics
 
@@ -22,6 +23,16 @@ def test_run_quickstart_writes_notebook_html_and_metrics(out_env, tmp_path):
     assert {'python', 'torch', 'torchvision', 'fastai'} <= set(metrics['versions'])
     assert 0.0 <= metrics['test_accuracy'] <= 1.0
     assert '\r' not in result.stdout       # no carriage-return progress flood in logs
+    summary = json.loads((tmp_path/'out'/'summary.json').read_text())
+    assert [row['report'] for row in summary['rows']] == ['quickstart']
+    assert summary['rows'][0]['reproduced'] == metrics['test_accuracy'] and summary['rows'][0]['claimed'] is None
+    assert (tmp_path/'out'/'summary.md').exists() and (tmp_path/'out'/'index.html').exists()
+    # the same run again is skipped; --force runs it again
+    again = run([CLI, 'report', 'run', 'quickstart', '-p', 'epochs', '3'], out_env)
+    assert again.returncode == 0 and 'skipped' in again.stdout
+    changed = run([CLI, 'report', 'run', 'quickstart', '-p', 'epochs', '2'], out_env)
+    assert changed.returncode == 0 and 'skipped' not in changed.stdout
+    assert read_metrics(out)['epochs'] == 2
 
 def test_unknown_parameter_is_refused_before_running(out_env, tmp_path):
     result = run([CLI, 'report', 'run', 'quickstart', '-p', 'epoch', '3'], out_env)
@@ -43,5 +54,5 @@ def test_failing_report_exits_nonzero_and_names_the_cell(out_env, tmp_path):
     # a device this machine does not have: the report itself stops with the kit's error
     result = run([CLI, 'report', 'run', 'quickstart', '-p', 'device', 'tpu'], out_env)
     assert result.returncode == 1
-    assert 'FAILED' in result.stderr and 'failed in cell' in result.stderr and "unknown device 'tpu'" in result.stderr
+    assert 'FAILED report quickstart: cell' in result.stderr and "unknown device 'tpu'" in result.stderr
     assert (tmp_path/'out'/'quickstart'/'quickstart.ipynb').exists()   # the executed notebook keeps the error
