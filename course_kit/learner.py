@@ -565,7 +565,7 @@ def fast_recipe(epochs:int=10, # passes over the training set
                   label_smoothing=label_smoothing, mixed_precision='bf16', channels_last=True, compile=compile)
 
 # %% ../nbs/05_learner.ipynb #cfd4420c
-FAST_WIDTHS = dict(gpu=(64, 128, 256, 512), cpu=(16, 32, 64, 128))   # ResNet-9 widths fast_run uses by default
+FAST_WIDTHS = dict(gpu=(64, 128, 256, 512), cpu=(8, 16, 64, 128))   # ResNet-9 widths fast_run uses by default
 
 def channel_stats(data, # an `ImageSet` (uint8 images)
                   n:int=10000, # images to measure (the first n)
