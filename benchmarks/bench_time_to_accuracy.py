@@ -1,6 +1,6 @@
 """Time to a target test accuracy: the kit's fast recipe vs a plain fastai vision pipeline, same data, same model.
 
-usage: python benchmarks/bench_time_to_accuracy.py [--data fashion_mnist] [--target 0.93] [--epochs N] [--plain-epochs 3,4,6]
+usage: python benchmarks/bench_time_to_accuracy.py [--data fashion_mnist] [--target 0.93] [--epochs N] [--plain-epochs 4,6,8]
                                                    [--augment hflip] [--time-cap 3600] [--no-plain] [--train-limit N] [--no-write]
   --data cifar10 (on a GPU, when CIFAR-10 is in data_dir): the kit's fast recipe to 94 % (--target 0.94).
 
@@ -11,10 +11,11 @@ epoch budget, or after the first epoch that ends past the time cap.
 
 A one-cycle schedule depends on its epoch budget (a shorter budget anneals sooner), so the plain pipeline runs once
 per budget in --plain-epochs and the ratio is taken against its fastest run to the target: the comparison is with
-the plain pipeline at its best budget among those tried, not at the kit's.
+the plain pipeline at its best budget among those tried, not at the kit's. The kit runs once before and once after
+the plain runs, and the slower of the two counts: a shared machine's speed can drift during the half hour this takes.
 
 - kit: uint8 set on the device (`DeviceLoader`), batched flips (or crop + flip), ResNet-9, `fast_recipe` (AdamW one cycle,
-  label smoothing 0.1), channels_last (model only on a CPU; + bf16 on a GPU), accuracy with flip TTA.
+  label smoothing 0.1 unless --label-smoothing), channels_last (model only on a CPU; + bf16 on a GPU), accuracy with flip TTA.
 - plain fastai, built the usual way: the images written as PNG files in class folders, a `DataBlock` with
   `ImageBlock(PILImageBW)`, per-item transforms (`FlipItem`; with crop_flip also pad 4 by `CropPad` and `RandomCrop`), `Normalize` per
   batch, fastai's default batch size (64) and workers, `Learner(...).fit_one_cycle(epochs, lr)` with fastai's
@@ -63,7 +64,7 @@ def tta_accuracy(learn) -> float:
     model.train()
     return correct / total
 
-def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, augment):
+def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, augment, label_smoothing=0.1):
     "The kit's fast recipe; test accuracy with flip TTA after each epoch."
     seed_everything(0)
     model = get_model('resnet9', splits.n_classes, in_channels=splits.train.image_shape[0], widths=widths)
@@ -72,7 +73,7 @@ def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, au
     size = splits.train.image_shape[-1]
     dls = get_dls(Splits(splits.train, splits.test, name=splits.name), batch_size=batch_size, device=device, mean=mean, std=std,
                   augment=batch_augment([augment], size), seed=0)
-    learn = make_learner(dls, model, fast_recipe(epochs, lr), progress=False)
+    learn = make_learner(dls, model, fast_recipe(epochs, lr, label_smoothing=label_smoothing), progress=False)
     clock = Clock(tta_accuracy, target, epochs, time_cap)
     fit(learn, cbs=clock)
     final = tta_predictions(learn, learn.dls.valid).accuracy()     # the kit's own TTA, as a check of tta_accuracy
@@ -82,11 +83,16 @@ def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, au
 def write_png_folders(splits, root: Path):
     "The training and test images as PNG files in <root>/{train,test}/<class>/ (what a student downloads or makes)."
     from PIL import Image
+    folders = folder_names(splits.classes)
     for part, data in (('train', splits.train), ('test', splits.test)):
-        for c in splits.classes: (root/part/c).mkdir(parents=True, exist_ok=True)
+        for c in folders: (root/part/c).mkdir(parents=True, exist_ok=True)
         images = data.images[:, 0].numpy()
         for i, (image, label) in enumerate(zip(images, data.labels.tolist())):
-            Image.fromarray(image).save(root/part/splits.classes[label]/f"{i:05d}.png")
+            Image.fromarray(image).save(root/part/folders[label]/f"{i:05d}.png")
+
+def folder_names(classes) -> list:
+    "Class names usable as one folder each: Fashion-MNIST's 'T-shirt/top' would otherwise become two nested folders."
+    return [c.replace('/', '_') for c in classes]
 
 def plain_run(splits, widths, epochs, lr, batch_size, target, time_cap, root, device, augment):
     "A plain fastai pipeline: PNG folders -> DataBlock with per-item transforms -> Learner.fit_one_cycle."
@@ -99,6 +105,9 @@ def plain_run(splits, widths, epochs, lr, batch_size, target, time_cap, root, de
                       item_tfms=[CropPad(size + 8), RandomCrop(size), FlipItem(0.5)] if augment == 'crop_flip' else [FlipItem(0.5)],
                       batch_tfms=Normalize.from_stats(mean, std))
     dls = block.dataloaders(root, bs=batch_size, device=device)
+    found = (list(dls.vocab), len(dls.train_ds), len(dls.valid_ds))
+    expected = (sorted(folder_names(splits.classes)), len(splits.train), len(splits.test))
+    if found != expected: raise RuntimeError(f"the plain pipeline sees (classes, train, test) {found}, expected {expected}")
     seed_everything(0)
     model = get_model('resnet9', splits.n_classes, in_channels=1, widths=widths)
     learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy)
@@ -119,10 +128,11 @@ def main():
     parser.add_argument('--target', type=float, default=None, help='test accuracy (default 0.93 Fashion-MNIST, 0.94 CIFAR-10)')
     parser.add_argument('--epochs', type=int, default=None, help='epoch budget of the kit recipe (default 4 Fashion-MNIST, 12 CIFAR-10)')
     parser.add_argument('--lr', type=float, default=5e-3, help="the kit recipe's peak learning rate")
+    parser.add_argument('--label-smoothing', type=float, default=0.1, help="the kit recipe's label smoothing")
     parser.add_argument('--batch-size', type=int, default=None, help='kit batch size (default 128 on a CPU, 512 on a GPU)')
     parser.add_argument('--widths', default=None, help='ResNet-9 widths, e.g. 16,32,64,128 (default: FAST_WIDTHS for the device)')
     parser.add_argument('--plain-epochs', default=None,
-                        help='epoch budgets of the plain pipeline, comma-separated; one run each (default: 3,4,6)')
+                        help='epoch budgets of the plain pipeline, comma-separated; one run each (default: 4,6,8)')
     parser.add_argument('--plain-lr', type=float, default=1e-3, help="plain pipeline's fit_one_cycle lr (fastai's default 1e-3)")
     parser.add_argument('--plain-batch-size', type=int, default=64, help="plain pipeline's batch size (fastai's default 64)")
     parser.add_argument('--augment', default=None, choices=['hflip', 'crop_flip'],
@@ -139,7 +149,7 @@ def main():
     target = args.target or (0.94 if args.data == 'cifar10' else 0.93)
     epochs = args.epochs or (12 if args.data == 'cifar10' else 4)
     augment = args.augment or ('crop_flip' if args.data == 'cifar10' else 'hflip')
-    plain_budgets = [int(e) for e in (args.plain_epochs or '3,4,6').split(',')]
+    plain_budgets = [int(e) for e in (args.plain_epochs or '4,6,8').split(',')]
     batch_size = args.batch_size or (512 if on_gpu else 128)
     widths = tuple(int(w) for w in args.widths.split(',')) if args.widths else FAST_WIDTHS['gpu' if on_gpu else 'cpu']
     try: splits = fashion_mnist_splits(seed=0) if args.data == 'fashion_mnist' else cifar10_splits(seed=0)
@@ -149,8 +159,8 @@ def main():
                         name=splits.name)
     run_plain = not args.no_plain and args.data == 'fashion_mnist'
 
-    print(f"kit fast recipe: ResNet-9 {widths}, batch {batch_size}, up to {epochs} epochs, lr {args.lr}, on {device}", flush=True)
-    kit = kit_run(splits, widths, batch_size, epochs, args.lr, target, args.time_cap, device, augment)
+    print(f"kit fast recipe: ResNet-9 {widths}, batch {batch_size}, up to {epochs} epochs, lr {args.lr}, label smoothing {args.label_smoothing}, on {device}", flush=True)
+    kit = kit_run(splits, widths, batch_size, epochs, args.lr, target, args.time_cap, device, augment, args.label_smoothing)
     plains = {}   # epoch budget -> Clock
     if run_plain:
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,14 +170,22 @@ def main():
             for budget in plain_budgets:
                 print(f"plain fastai: ResNet-9 {widths}, batch {args.plain_batch_size}, up to {budget} epochs, fit_one_cycle lr {args.plain_lr}", flush=True)
                 plains[budget] = plain_run(splits, widths, budget, args.plain_lr, args.plain_batch_size, target, args.time_cap, Path(tmp), device, augment)
+        # the machine's speed can drift during a long run (shared cores): the kit runs again, and the slower of its two runs counts
+        print("kit fast recipe again, after the plain runs", flush=True)
+        again = kit_run(splits, widths, batch_size, epochs, args.lr, target, args.time_cap, device, augment, args.label_smoothing)
+        kits = [kit, again]
+        if all(k.reached for k in kits): kit = max(kits, key=lambda k: k.reached[1])
+    else: kits = [kit]
 
     reached = [c.reached[1] for c in plains.values() if c.reached]
     if not plains: ratio = '-'
     elif not kit.reached: ratio = 'not measured: the kit recipe did not reach the target'
     elif reached: ratio = f"{min(reached) / kit.reached[1]:.1f}x"
     else: ratio = f"more than {max(c.rows[-1][1] for c in plains.values()) / kit.reached[1]:.1f}x (no plain run reached the target)"
-    table = ("| pipeline | model | batch | epoch budget | seconds to target (training only) | test accuracy per epoch |\n|---|---|---|---|---|---|\n"
-             f"| kit fast recipe (flip TTA) | ResNet-9 {widths} | {batch_size} | {epochs} | {summary(kit, target)} | {', '.join(f'{r[2]:.4f}' for r in kit.rows)} |")
+    table = "| pipeline | model | batch | epoch budget | seconds to target (training only) | test accuracy per epoch |\n|---|---|---|---|---|---|"
+    for k, when in zip(kits, ['', ', again after the plain runs']):
+        table += (f"\n| kit fast recipe (flip TTA){when} | ResNet-9 {widths} | {batch_size} | {epochs} | {summary(k, target)} | "
+                  f"{', '.join(f'{r[2]:.4f}' for r in k.rows)} |")
     for budget, plain in plains.items():
         table += (f"\n| plain fastai (PNG files, per-item transforms) | ResNet-9 {widths} | {args.plain_batch_size} | {budget} | "
                   f"{summary(plain, target)} | {', '.join(f'{r[2]:.4f}' for r in plain.rows)} |")
@@ -184,7 +202,7 @@ def main():
 
 {data_text}. Same ResNet-9 and initial weights in both pipelines; the clock counts training time only, the test pass after each
 epoch is not counted; a pipeline stops at the first epoch that reaches the target. Augmentation in both: {augment}. Kit: `DeviceLoader` + batched augmentation,
-`fast_recipe` (AdamW one cycle lr {args.lr}, label smoothing 0.1, weight decay 0.01), channels_last{' + bf16' if on_gpu else ' (model)'}, flip TTA.
+`fast_recipe` (AdamW one cycle lr {args.lr}, label smoothing {args.label_smoothing}, weight decay 0.01), channels_last{' + bf16' if on_gpu else ' (model)'}, flip TTA.
 {'Plain fastai: PNG class folders, `DataBlock(ImageBlock(PILImageBW), CategoryBlock)`, per-item `FlipItem` (+ `CropPad` and `RandomCrop` for crop_flip), `Normalize`, fastai default workers, `Learner.fit_one_cycle` (Adam, lr ' + str(args.plain_lr) + ').' if plains else ''}
 
 Device: {env['device_name']}; torch {env['torch']}, torchvision {env['torchvision']}, fastai {env['fastai']}, python {env['python']}, {env['platform']}.{load}
@@ -192,7 +210,7 @@ Command: `{command}`
 
 {table}
 
-Ratio (the fastest plain run's seconds / the kit's seconds to {target:.0%}): {ratio}.
+Ratio (the fastest plain run's seconds / the slower kit run's seconds to {target:.0%}): {ratio}.
 """
     path = Path(__file__).parent/'BENCHMARKS.md'
     with open(path, 'a') as f: f.write(section)
