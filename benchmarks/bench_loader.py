@@ -12,7 +12,9 @@ import torch
 from PIL import Image
 
 from course_kit.core import environment
-from course_kit.data import DeviceLoader, fashion_mnist_splits, write_cifar_fixture, read_cifar
+from course_kit.data import DeviceLoader
+from course_kit.datasets import fashion_mnist_splits, read_cifar
+from course_kit.fixtures import write_cifar_fixture
 from course_kit.augment import batch_augment, image_transforms, normalize_stats
 
 class PILSet(torch.utils.data.Dataset):
@@ -47,16 +49,16 @@ def main():
     rows = []
     for name, data, norm in [('Fashion-MNIST (50,000 x 1x28x28)', fashion.train, 'half'), ('CIFAR-format fixture (50,000 x 3x32x32)', cifar_train, 'half')]:
         channels, size = data.image_shape[0], data.image_shape[-1]
-        mean, std = normalize_stats(norm, channels)
+        normalize = normalize_stats(norm, channels)
         pil = torch.utils.data.DataLoader(PILSet(data, image_transforms(['crop_flip'], size, None, 1.0) if channels == 1 else
-                                                 image_transforms(['crop_flip'], size, norm)),
+                                                 image_transforms(['crop_flip'], size, normalize)),
                                           batch_size=args.batch_size, shuffle=True, num_workers=args.workers, persistent_workers=True)
         pil_speed = images_per_second(pil, args.epochs)
         del pil
         result = dict(data=name, pil=pil_speed)
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            kit = DeviceLoader(data, args.batch_size, shuffle=True, device='cpu', mean=mean, std=std,
+            kit = DeviceLoader(data, args.batch_size, shuffle=True, device='cpu', normalize=normalize,
                                augment=batch_augment('crop_flip', size), seed=0)
             result[f'kit_{threads}'] = images_per_second(kit, args.epochs)
         torch.set_num_threads(os.cpu_count())

@@ -18,7 +18,8 @@ from course_kit.core import environment, get_device
 from course_kit.models import get_model
 from course_kit.data import ImageSet, DeviceLoader, Splits, get_dls
 from course_kit.augment import batch_augment
-from course_kit.learner import fast_recipe, make_learner, fit, FAST_WIDTHS
+from course_kit.learner import make_learner, fit
+from course_kit.experiments import fast_recipe, FAST_WIDTHS
 from fastai.callback.core import Callback
 
 # Dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s (no sparsity). First match wins.
@@ -85,7 +86,7 @@ def images_per_second(name, device, channels_last, bf16, compiled, steps, warmup
 def loader_images_per_second(device, n=50000, batch_size=512, epochs=2) -> float:
     "The kit's DeviceLoader over n CIFAR-shaped uint8 images on `device`, with batched crop + flip and normalisation."
     data = ImageSet(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (n,)), [str(i) for i in range(10)])
-    loader = DeviceLoader(data, batch_size, shuffle=True, device=device, mean=[0.5] * 3, std=[0.25] * 3,
+    loader = DeviceLoader(data, batch_size, shuffle=True, device=device, normalize=([0.5] * 3, [0.25] * 3),
                           augment=batch_augment('crop_flip', 32), seed=0)
     for x, y in loader: pass
     sync(device); start = time.perf_counter()
@@ -108,7 +109,7 @@ def pipeline_images_per_second(device, epochs=3, n=50000, compile=False) -> tupl
     data = ImageSet(torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8), torch.randint(0, 10, (n,)), [str(i) for i in range(10)])
     splits = Splits(data, data.subset(range(1000)), name='synthetic CIFAR-shaped')
     batch_size, widths = (512, FAST_WIDTHS['gpu']) if on_gpu else (128, FAST_WIDTHS['cpu'])
-    dls = get_dls(splits, batch_size=batch_size, device=device, mean=[0.5] * 3, std=[0.25] * 3, augment=batch_augment('crop_flip', 32))
+    dls = get_dls(splits, batch_size=batch_size, device=device, normalize=([0.5] * 3, [0.25] * 3), augment=batch_augment('crop_flip', 32))
     model = get_model('resnet9', 10, widths=widths)
     if not on_gpu: model = model.to(memory_format=torch.channels_last)
     learn = make_learner(dls, model, fast_recipe(epochs, compile=compile), progress=False)

@@ -30,10 +30,12 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.progress import ProgressCallback
 
 from course_kit.core import environment, get_device, seed_everything, CourseKitError
-from course_kit.data import Splits, get_dls, fashion_mnist_splits, cifar10_splits
+from course_kit.data import Splits, get_dls
+from course_kit.datasets import fashion_mnist_splits, cifar10_splits
 from course_kit.augment import batch_augment
 from course_kit.models import get_model
-from course_kit.learner import fast_recipe, make_learner, fit, channel_stats, FAST_WIDTHS
+from course_kit.learner import make_learner, fit
+from course_kit.experiments import fast_recipe, channel_stats, FAST_WIDTHS
 from course_kit.evaluate import tta_predictions
 
 class Clock(Callback):
@@ -69,9 +71,8 @@ def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, au
     seed_everything(0)
     model = get_model('resnet9', splits.n_classes, in_channels=splits.train.image_shape[0], widths=widths)
     if device.type != 'cuda': model = model.to(memory_format=torch.channels_last)
-    mean, std = channel_stats(splits.train)
     size = splits.train.image_shape[-1]
-    dls = get_dls(Splits(splits.train, splits.test, name=splits.name), batch_size=batch_size, device=device, mean=mean, std=std,
+    dls = get_dls(Splits(splits.train, splits.test, name=splits.name), batch_size=batch_size, device=device, normalize=channel_stats(splits.train),
                   augment=batch_augment([augment], size), seed=0)
     learn = make_learner(dls, model, fast_recipe(epochs, lr, label_smoothing=label_smoothing), progress=False)
     clock = Clock(tta_accuracy, target, epochs, time_cap)

@@ -25,7 +25,7 @@ def test_run_quickstart_writes_notebook_html_and_metrics(out_env, tmp_path):
     assert '\r' not in result.stdout       # no carriage-return progress flood in logs
     summary = json.loads((tmp_path/'out'/'summary.json').read_text())
     assert [row['report'] for row in summary['rows']] == ['quickstart']
-    assert summary['rows'][0]['reproduced'] == metrics['test_accuracy'] and summary['rows'][0]['claimed'] is None
+    assert summary['rows'][0]['reproduced'] == round(metrics['test_accuracy'], 4) and summary['rows'][0]['claimed'] is None
     assert (tmp_path/'out'/'summary.md').exists() and (tmp_path/'out'/'index.html').exists()
     # the same run again is skipped; --force runs it again
     again = run([CLI, 'report', 'run', 'quickstart', '-p', 'epochs', '3'], out_env)

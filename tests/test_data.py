@@ -8,9 +8,11 @@ import torch
 from PIL import Image
 
 from course_kit.core import BadDataError, DataNotFoundError, UnknownNameError, get_settings
-from course_kit.data import (image_folder_splits, write_image_folder_fixture, write_cifar_fixture, write_caltech101_fixture,
-                             cifar10_splits, cifar100_splits, caltech101_splits, fashion_mnist_splits, resolve_data,
-                             open_rgb, get_splits, digit_sum_splits, DeviceLoader)
+from course_kit.data import DeviceLoader
+from course_kit.datasets import cifar10_splits, cifar100_splits, fashion_mnist_splits, resolve_data
+from course_kit.folders import image_folder_splits, caltech101_splits, open_rgb, get_splits
+from course_kit.fixtures import write_image_folder_fixture, write_cifar_fixture, write_caltech101_fixture
+from course_kit.writeups import digit_sum_splits
 from course_kit.augment import batch_augment
 
 @pytest.fixture
@@ -118,8 +120,8 @@ def test_not_found_error_names_url_and_folder(tmp_path, settings):
         assert what in str(e.value) and str(tmp_path/'data') in str(e.value)
 
 def test_download_allowed_but_offline(tmp_path, monkeypatch):
-    import course_kit.data as data
-    monkeypatch.setattr(data, '_network_answers', lambda url, timeout=3.0: False)
+    import course_kit.datasets as datasets
+    monkeypatch.setattr(datasets, 'network_answers', lambda url, timeout=3.0: False)
     with pytest.raises(DataNotFoundError, match='does not answer'):
         resolve_data('cifar10', settings=get_settings(data_dir=tmp_path, allow_download=True))
 
@@ -148,7 +150,7 @@ def test_fashion_mnist_corrupt_gz_named(tmp_path, settings):
 # --- registry, digit sums, loader reproducibility
 def test_registry_errors():
     with pytest.raises(UnknownNameError, match="did you mean 'caltech101'"): get_splits('caltech')
-    with pytest.raises(UnknownNameError, match='accepted: balanced'): get_splits('digit_sum', n=10)
+    with pytest.raises(UnknownNameError, match='accepted: seed, test, valid'): get_splits('digits', n=10)
     with pytest.raises(UnknownNameError, match='accepted: digits, mnist'): digit_sum_splits(100, source='emnist')
 
 def test_digit_sum_labels_are_sums():

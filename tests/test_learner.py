@@ -10,8 +10,9 @@ from course_kit.core import CheckpointError, SettingsError, TrainingDiverged, se
 from course_kit.data import ImageSet, Splits, digits_splits, get_dls
 from course_kit.models import get_model
 from course_kit.runs import history_of
-import course_kit.learner as learner_module
-from course_kit.learner import (ChannelsLast, Phase, Recipe, fit, group_lrs, load_checkpoint, make_learner, train)
+import course_kit.checkpoints as checkpoints_module
+from course_kit.learner import ChannelsLast, Phase, Recipe, fit, group_lrs, make_learner
+from course_kit.checkpoints import load_checkpoint, train
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -42,7 +43,7 @@ class Interrupt(Callback):
 def run(small, run_dir, recipe, resume=False, cbs=None):
     seed_everything(0)
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16), dropout=0.2)
-    dls = get_dls(small, batch_size=32, device='cpu', mean=[0.5], std=[0.5])
+    dls = get_dls(small, batch_size=32, device='cpu', normalize=([0.5], [0.5]))
     return train(dls, model, recipe, run_dir=run_dir, resume=resume, cbs=cbs, progress=False)
 
 
@@ -103,15 +104,27 @@ def test_best_checkpoint_is_the_best_epoch(small, tmp_path):
     model.load_state_dict(best['model'])     # the weights of that epoch load into a fresh model
 
 
-def test_truncated_checkpoint_is_refused_and_kept(small, tmp_path):
+def test_truncated_checkpoint_falls_back_to_previous_and_is_kept(small, tmp_path):
     recipe = Recipe(epochs=2, lr=0.01)
+    whole = run(small, tmp_path/'whole', recipe)
+    run(small, tmp_path/'run', recipe)
+    last = tmp_path/'run'/'last.pt'
+    damaged = last.read_bytes()[:len(last.read_bytes()) // 2]
+    last.write_bytes(damaged)
+    resumed = run(small, tmp_path/'run', recipe, resume=True)             # goes on from previous.pt (epoch 0)
+    assert_same_run(whole, resumed)
+    assert (tmp_path/'run'/'last.pt.damaged').read_bytes() == damaged    # kept, for the user to inspect
+
+
+def test_truncated_checkpoint_without_previous_is_refused_and_kept(small, tmp_path):
+    recipe = Recipe(epochs=1, lr=0.01)
     run(small, tmp_path, recipe)
     last = tmp_path/'last.pt'
     data = last.read_bytes()
     last.write_bytes(data[:len(data) // 2])
     with pytest.raises(CheckpointError, match='truncated or not a torch file'):
         run(small, tmp_path, recipe, resume=True)
-    assert last.read_bytes() == data[:len(data) // 2]         # left as it was, for the user to inspect
+    assert last.read_bytes() == data[:len(data) // 2]         # left as it was
 
 
 def test_failed_write_keeps_the_previous_checkpoint(small, tmp_path, monkeypatch):
@@ -122,10 +135,10 @@ def test_failed_write_keeps_the_previous_checkpoint(small, tmp_path, monkeypatch
             Path(path).write_bytes(b'PK half a file')
             raise OSError('disk full')
         real_save(obj, path)
-    monkeypatch.setattr(learner_module.torch, 'save', save)
+    monkeypatch.setattr(checkpoints_module.torch, 'save', save)
     with pytest.raises(OSError, match='disk full'):
         run(small, tmp_path, recipe)
-    monkeypatch.setattr(learner_module.torch, 'save', real_save)
+    monkeypatch.setattr(checkpoints_module.torch, 'save', real_save)
     assert load_checkpoint(tmp_path/'last.pt')['epoch'] == 0
     assert [p.name for p in tmp_path.iterdir()] == ['last.pt']      # no temporary file left behind
     resumed = run(small, tmp_path, recipe, resume=True)

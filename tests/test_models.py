@@ -69,4 +69,5 @@ def test_get_model_finds_transfer_models_without_importing_them():
 def test_unknown_names_list_what_is_accepted():
     with pytest.raises(Exception, match="did you mean 'mobilenet_v2'"): get_model('mobilenet_v1', 10)
     with pytest.raises(Exception, match='accepted: allow_download, dropout, pretrained'): get_model('resnet18', 10, freeze=True)
-    assert {'a_simple_cnn', 'b_final', 'vit', 'alexnet', 'alexnet_pretrained', 'resnet50'} <= set(MODELS)
+    assert {'two_block_cnn', 'three_block_cnn', 'vit', 'cifar_vgg'} <= set(MODELS)
+    assert get_model('alexnet', 5).pretrained is False          # one rule: random weights unless pretrained=True
