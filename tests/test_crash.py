@@ -71,7 +71,7 @@ def test_kill_9_then_resume_ends_as_the_uninterrupted_run(tmp_path, uninterrupte
     mine, theirs = torch.load(run_dir/'final_weights.pt'), torch.load(uninterrupted/'final_weights.pt')
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
     best, reference = (torch.load(d/'best.pt', weights_only=True) for d in (run_dir, uninterrupted))
-    losses = [row[1] for row in json.loads((uninterrupted/'history.json').read_text())]
+    losses = [row[2] for row in json.loads((uninterrupted/'history.json').read_text())]
     assert best['epoch'] == reference['epoch'] == losses.index(min(losses))                   # best.pt is the true best
     assert all(torch.equal(best['model'][k], reference['model'][k]) for k in reference['model'])
     assert not list(run_dir.glob('.*.tmp'))                                                      # no temporary file left

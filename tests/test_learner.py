@@ -97,7 +97,7 @@ def test_resume_after_early_stop_stays_stopped(small, tmp_path):
 def test_best_checkpoint_is_the_best_epoch(small, tmp_path):
     learn = run(small, tmp_path, Recipe(epochs=5, lr=0.05, optimizer='sgd', schedule='constant', keep_best=True,
                                         monitor='valid_loss'))
-    losses = [row[1] for row in learn.recorder.values]
+    losses = [row[2] for row in learn.recorder.values]
     best = load_checkpoint(tmp_path/'best.pt')
     assert best['epoch'] == losses.index(min(losses))
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16), dropout=0.2)
@@ -179,7 +179,8 @@ def test_layerwise_learning_rates(small):
 def test_validate_every_gives_none_rows_in_history(small, tmp_path):
     learn = run(small, tmp_path, Recipe(epochs=5, lr=0.01, validate_every=2))
     history = history_of(learn)
-    assert [row['accuracy'] is None for row in history] == [True, False, True, False, False]
+    assert [row['valid_accuracy'] is None for row in history] == [True, False, True, False, False]
+    assert all(row['train_accuracy'] is not None for row in history)
     assert all(row['train_loss'] is not None for row in history)
 
 

@@ -16,7 +16,9 @@ def torch_home(tmp_path, monkeypatch):
     return tmp_path
 
 def test_download_failure_names_file_url_and_folder(torch_home, monkeypatch):
+    import course_kit.transfer as transfer
     def no_network(url, dst, *args, **kwargs): raise urllib.error.URLError('no network')
+    monkeypatch.setattr(transfer, 'network_answers', lambda url, timeout=3.0: True)   # the host answers, the download fails
     monkeypatch.setattr(torch.hub, 'download_url_to_file', no_network)
     weights = get_weights('mobilenet_v2')
     with pytest.raises(WeightsNotFoundError) as error:
@@ -25,6 +27,15 @@ def test_download_failure_names_file_url_and_folder(torch_home, monkeypatch):
     assert 'could not download' in message and weights.url in message
     assert str(weights_file(weights).parent) in message and weights_file(weights).name in message
     assert weights_file(weights).parent == torch_home/'hub'/'checkpoints'
+
+def test_offline_says_so_at_once(torch_home, monkeypatch):
+    import course_kit.transfer as transfer
+    monkeypatch.setattr(transfer, 'network_answers', lambda url, timeout=3.0: False)
+    def must_not_run(*args, **kwargs): raise AssertionError('no download may start when the host does not answer')
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', must_not_run)
+    with pytest.raises(WeightsNotFoundError, match='does not answer') as error:
+        create_transfer_model('resnet18', 10, allow_download=True)
+    assert get_weights('resnet18').url in str(error.value)
 
 def test_download_off_by_setting(torch_home, monkeypatch):
     monkeypatch.setenv('COURSE_KIT_ALLOW_DOWNLOAD', 'false')
@@ -68,6 +79,6 @@ def test_get_model_finds_transfer_models_without_importing_them():
 
 def test_unknown_names_list_what_is_accepted():
     with pytest.raises(Exception, match="did you mean 'mobilenet_v2'"): get_model('mobilenet_v1', 10)
-    with pytest.raises(Exception, match='accepted: allow_download, dropout, pretrained'): get_model('resnet18', 10, freeze=True)
+    with pytest.raises(Exception, match='accepted: allow_download, dropout, hidden, pretrained'): get_model('resnet18', 10, freeze=True)
     assert {'two_block_cnn', 'three_block_cnn', 'vit', 'cifar_vgg'} <= set(MODELS)
     assert get_model('alexnet', 5).pretrained is False          # one rule: random weights unless pretrained=True

@@ -33,12 +33,44 @@ def test_summary_has_every_experiment_with_claims_beside_reproduced(smoke):
             assert r['profile'] == 'smoke'
             if r['experiment'] in claimed: assert r['claimed'] == claimed[r['experiment']]   # claims come from claims.json
             else: assert r['claimed'] is None                                                  # extra rows claim nothing
-            if r['status'] == 'done':
+            if r['status'].startswith('done'):
                 assert r['reproduced'] is None or 0.0 <= r['reproduced'] <= 1.0
                 assert r['dataset'] and r['device']                 # (epochs is None for rows that train nothing: A's vote)
             else:
                 assert r['status'].startswith('not run: ') and r['reproduced'] is None
     assert (out/'summary.md').exists() and (out/'index.html').exists()
+
+TRANSFER_ROWS = {'a_ensemble': ['MobileNet[64]', 'MobileNet[224]', 'ResNet18 fine-tune', 'ResNet18 features', 'ResNet50[224]',
+                                'EfficientNet[32]', 'vote'],
+                 'b_cifar100': ['ResNet-50 features', 'ResNet-50 fine-tune'],
+                 'c_digit_sum': ['ResNet-50 layer-wise', 'ResNet-18', 'LoRA CNN'],
+                 'e_caltech101': ['AlexNet transfer lr0.001 30ep s0.5', 'AlexNet freeze all', 'AlexNet + HFlip', 'ResNet34 8ep']}
+
+def test_rows_say_when_a_model_started_from_random_weights(smoke):
+    "The writeups' transfer models had ImageNet weights; smoke's have none, and the status (not only the note) says so."
+    _, out = smoke
+    rows = {(r['report'], r['experiment']): r for r in json.loads((out/'summary.json').read_text())['rows']}
+    for report, names in TRANSFER_ROWS.items():
+        for name in names:
+            row = rows[(report, name)]
+            assert row['status'].startswith('done (random init'), (report, name, row['status'])
+            assert row['note'], (report, name)                            # the note is kept in the summary
+    assert rows[('d_cifar10', 'CNN')]['status'] == 'done'                 # a scratch model is plain done
+
+def test_smoke_rows_name_the_fixture_as_their_data_set(smoke):
+    _, out = smoke
+    for r in json.loads((out/'summary.json').read_text())['rows']:
+        if r['report'] in ('a_ensemble', 'b_cifar100', 'd_cifar10', 'e_caltech101'):
+            assert 'fixture' in r['dataset'], (r['report'], r['experiment'], r['dataset'])
+
+def test_summary_markdown_and_index_keep_status_and_note(smoke):
+    _, out = smoke
+    markdown = (out/'summary.md').read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith('| report'))
+    assert '| status' in header and '| note' in header
+    assert 'random init: smoke profile' in markdown and 'nan' not in markdown.lower().replace('nano', '')
+    index = (out/'index.html').read_text()
+    assert 'random init: smoke profile' in index and '>NaN<' not in index
 
 def test_submissions_are_written_and_valid(smoke):
     _, out = smoke
@@ -60,3 +92,26 @@ def test_bad_profile_is_refused_before_running(tmp_path):
     result = run([CLI, 'report', 'run', 'd_cifar10', '--profile', 'fast'], {'COURSE_KIT_REPORTS_OUT': str(tmp_path)})
     assert result.returncode == 2 and "unknown profile 'fast'" in result.stderr
     assert not (tmp_path/'d_cifar10').exists()
+
+def test_standin_transfer_row_without_imagenet_weights_is_not_plain_done(tmp_path, monkeypatch):
+    "standin with an empty torch hub cache: the transfer model starts from random weights, and status and summary say so."
+    from course_kit.core import get_settings
+    from course_kit.data import Splits, digits_splits, to_rgb, get_dls
+    from course_kit.learner import Recipe
+    from course_kit.report import ReportRun
+    from course_kit.cli import write_summary
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch'))          # no cached weights
+    monkeypatch.setenv('COURSE_KIT_ALLOW_DOWNLOAD', 'false')          # and no download
+    settings = get_settings(reports_out=tmp_path/'out')
+    run = ReportRun('b_cifar100', 'standin', out_dir=str(tmp_path/'out'/'b_cifar100'), device='cpu',
+                    experiments='ResNet-50 features', settings=settings)
+    digits = digits_splits(seed=0)
+    splits = Splits(*(to_rgb(part) for part in (digits.train, digits.valid, digits.test)), name='digits (3 channels)')
+    model, note = run.transfer_model('resnet18', splits.n_classes)
+    assert note.startswith('random init: no ImageNet weights') and 'hub cache' in note
+    dls = get_dls(splits, 256, 'cpu')
+    run.experiment('ResNet-50 features', lambda: run.train('ResNet-50 features', dls, model, Recipe(epochs=1), note=note))
+    row = json.loads(write_summary(settings).read_text())['rows'][0]
+    assert row['status'] == 'done (random init: no ImageNet weights)', row['status']
+    assert row['reproduced'] is not None and 'hub cache' in row['note']       # the number is there, and so is why it means little
+    assert 'done (random init: no ImageNet weights)' in (tmp_path/'out'/'summary.md').read_text()
