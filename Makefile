@@ -8,47 +8,73 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-kit-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export PYTHONUNBUFFERED := 1
-export MPLBACKEND := Agg
+# No MPLBACKEND here: JupyterLab, its kernels and papermill's kernels inherit the environment,
+# and a non-interactive backend there would hide every figure (ipykernel picks inline by itself).
 
-.PHONY: demo test setup export lab clean-out data readme
+# JupyterLab as `make lab` starts it; the browser test starts it the same way, with LAB_EXTRA
+# naming its port and token. --allow-root only where it runs as root (containers, many lab machines).
+LAB_ARGS = --notebook-dir=. --ip=127.0.0.1 --ServerApp.default_url=/lab/tree/nbs/index.ipynb \
+           --LabApp.expose_app_in_browser=True $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_EXTRA ?=
+
+.PHONY: demo test test-lessons setup install data browser export lab student clean-out readme
 
 demo: setup export
 	$(BIN)/course-kit report run quickstart
 
-test: setup
+test: setup browser
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 nbs  # one torch thread per worker: 2 workers on 2 cores
 	$(BIN)/pytest tests
 
-setup: $(STAMP) data
+# Every lesson, top to bottom, with Run All in JupyterLab in a real browser (make test does three of them).
+test-lessons: setup browser
+	COURSE_KIT_BROWSER_LESSONS=all $(BIN)/pytest tests/test_browser.py
 
-# The virtual environment, the package (editable, with dev extras) and a Jupyter
-# kernel spec named `course-kit` inside the venv, so papermill and JupyterLab find it.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name course-kit --display-name "Python (course_kit)"
-	touch $(STAMP)
+setup: install data
+
+# The virtual environment, the package (editable, with dev extras) and a Jupyter kernel spec named
+# `course-kit` inside the venv, so papermill and JupyterLab find it. Installed again only when
+# pyproject.toml's content changes (nbdev-export rewrites the file with the same content).
+install:
+	@want="$$(sha256sum pyproject.toml | cut -c1-16)"; \
+	if [ -x $(BIN)/python ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then \
+	  echo "install: $(VENV) is up to date with pyproject.toml"; \
+	else \
+	  set -e; \
+	  test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --upgrade pip; \
+	  $(BIN)/python -m pip install -e '.[dev]'; \
+	  $(BIN)/python -m ipykernel install --sys-prefix --name course-kit --display-name course-kit; \
+	  echo "$$want" > $(STAMP); \
+	fi
+
+# Debian packages, where apt-get is usable (as root, or with password-less sudo); otherwise a note.
+APT = $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
+define apt_install
+	@if [ ! -e $(1) ]; then \
+	  if command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then \
+	    ($(APT) update -qq && $(APT) install -y -qq $(2)) || echo "note: could not install $(2)"; \
+	  else echo "note: $(3)"; fi; \
+	fi
+endef
 
 # Fashion-MNIST ships as Debian's package dataset-fashion-mnist: the offline stand-in data.
 data:
-	@if [ ! -f $(FMNIST) ]; then \
-	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) || echo "note: could not install dataset-fashion-mnist"; \
-	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
-	    (sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist) || echo "note: could not install dataset-fashion-mnist"; \
-	  else echo "note: Fashion-MNIST not found; install Debian's dataset-fashion-mnist or put its .gz files in data/FashionMNIST/raw"; fi; \
-	fi
+	$(call apt_install,$(FMNIST),dataset-fashion-mnist,Fashion-MNIST not found; install Debian's dataset-fashion-mnist or put its .gz files in data/FashionMNIST/raw)
 
-export: $(STAMP)
+# Chromium and its driver, for the real-browser test of the lessons and the report pages.
+browser:
+	$(call apt_install,/usr/bin/chromedriver,chromium chromium-driver,no chromium-driver: the browser tests will be skipped; install Debian's chromium and chromium-driver)
+
+export: install
 	$(BIN)/nbdev-export
 
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=.
+	$(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 clean-out:
 	rm -rf reports/_out
 
 # README.md is rendered from nbs/index.ipynb (nbdev-readme needs Quarto, which is not installable offline).
-readme: $(STAMP)
+readme: install
 	$(BIN)/jupyter nbconvert --to markdown --log-level WARN --stdout nbs/index.ipynb > README.md

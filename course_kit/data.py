@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -133,16 +135,23 @@ def show_images(data:ImageSet, n:int=24, ncols:int=8, labels=None, title:str|Non
     return fig
 
 # %% ../nbs/01_data.ipynb #ae02bcda
-def plot_class_counts(data:ImageSet, # the set to count
+def plot_class_counts(data, # an `ImageSet`, or counts: a dict or Series of class name -> images
                       title:str|None=None, ax=None):
-    "A bar chart of how many images each class has (the class histogram)."
-    counts = data.class_counts()
-    if ax is None: _, ax = plt.subplots(figsize=(min(2 + 0.12 * len(counts), 14), 2.2))
-    ax.bar(range(len(counts)), list(counts.values()), color='tab:blue')
-    if len(counts) <= 20: ax.set_xticks(range(len(counts)), list(counts), rotation=90 if len(counts) > 10 else 0, fontsize=7)
-    else: ax.set_xlabel('class index')
-    ax.set_ylabel('images')
+    "How many images each class has: labelled horizontal bars up to 40 classes, sorted bars without names beyond."
+    counts = pd.Series(data.class_counts() if isinstance(data, ImageSet) else dict(data))
+    if len(counts) <= 40:
+        if ax is None: _, ax = plt.subplots(figsize=(5, 0.6 + 0.22 * len(counts)))
+        sns.barplot(x=counts.to_numpy(), y=[str(c) for c in counts.index], orient='h', color='tab:blue', ax=ax)
+        ax.tick_params(axis='y', labelsize=8)
+        ax.set_xlabel('images')
+    else:                                              # too many names to read: the shape of the distribution
+        counts = counts.sort_values(ascending=False)
+        if ax is None: _, ax = plt.subplots(figsize=(min(2 + 0.1 * len(counts), 14), 2.4))
+        ax.bar(range(len(counts)), counts.to_numpy(), color='tab:blue')
+        ax.set_xlabel(f'{len(counts)} classes, largest first')
+        ax.set_ylabel('images')
     if title: ax.set_title(title, fontsize=9)
+    ax.figure.tight_layout()
     return ax
 
 # %% ../nbs/01_data.ipynb #a9d7c8d5

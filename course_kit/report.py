@@ -158,6 +158,15 @@ class ReportRows(Profile):
         self.save()
         return row
 
+    def shown(self, path) -> str:
+        "`path` as a reader should see it: relative to the repository (or to reports_out), never a local absolute path."
+        path = Path(path).resolve()
+        for base, label in ((self.settings.root, '.'), (self.settings.reports_out, 'reports_out')):
+            base = Path(base).resolve()
+            if path.is_relative_to(base):
+                return str(path.relative_to(base)) if label == '.' else f"{label}/{path.relative_to(base)}"
+        return path.name
+
     def stop(self, reason:str, fix:str=''):
         "End a report that cannot run its profile: one row saying why, metrics.json written, then `ProfileUnavailable`."
         self.add_row('(whole report)', status=f"not run: {reason}", note=fix, wall_seconds=0.0)

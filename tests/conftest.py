@@ -7,7 +7,7 @@ BIN = Path(sys.executable).parent
 
 def run(args, env_extra=None, **kw):
     "Run a command from the repository root; returns the CompletedProcess (never raises on exit code)."
-    env = {**os.environ, 'MPLBACKEND': 'Agg', **(env_extra or {})}
+    env = {k: v for k, v in {**os.environ, **(env_extra or {})}.items() if k != 'MPLBACKEND'}   # kernels draw inline
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, **kw)
 
 @pytest.fixture
