@@ -72,6 +72,10 @@ export: install
 lab: setup
 	$(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
+# Student copies of the lessons in student/ (git-ignored): solutions replaced by stubs, checks kept.
+student: install
+	$(BIN)/course-kit student
+
 clean-out:
 	rm -rf reports/_out
 

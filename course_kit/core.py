@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torchvision
+from IPython.display import display
 
 # %% auto #0
 __all__ = ['CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError', 'UnknownNameError',
            'CheckpointError', 'TrainingDiverged', 'Settings', 'get_settings', 'seed_everything', 'get_device',
-           'environment', 'save_json']
+           'environment', 'save_json', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning, module=r'torch\.jit\._script')
@@ -243,3 +244,34 @@ def save_json(obj, path:Path|str) -> Path:
     "Write `obj` as indented JSON, atomically."
     text = json.dumps(obj, indent=2, default=str)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text + '\n'))
+
+# %% ../nbs/00_core.ipynb #ck02check
+CHECK_MIME = 'application/vnd.course-kit.check+json'
+
+def in_notebook() -> bool:
+    "Is this code running in a Jupyter kernel (JupyterLab, papermill), not in a script or under nbdev-test?"
+    try: return type(get_ipython()).__name__ == 'ZMQInteractiveShell'
+    except NameError: return False
+
+def show_check(exercise:str, passed:bool, message:str):
+    "One line for the student, and the result as data for the grader."
+    text = f"{'✅' if passed else '❌'} exercise {exercise}: " + ('pass' if passed else f"fail: {message}")
+    if in_notebook():
+        display({'text/plain': text, CHECK_MIME: dict(exercise=exercise, passed=passed, message=message)}, raw=True)
+    else: print(text)
+
+# %% ../nbs/00_core.ipynb #ck03check
+def check(exercise:str, # the exercise's number, e.g. '2.1'
+          test, # a function that tries the answer and raises AssertionError('hint') when it is wrong
+          hint:str='', # added to a failure that is not an AssertionError with its own message
+         ) -> bool:
+    "Run one exercise's check: show pass, or fail with a hint. Outside a notebook (nbdev-test) a failure raises."
+    try:
+        test()
+        passed, message = True, 'pass'
+    except NotImplementedError as e: passed, message = False, f"not done yet ({e})" if str(e) else 'not done yet'
+    except AssertionError as e: passed, message = False, str(e) or hint or 'the answer is not right yet'
+    except Exception as e: passed, message = False, f"{type(e).__name__}: {e}" + (f" (hint: {hint})" if hint else '')
+    show_check(exercise, passed, message)
+    if not passed and not in_notebook(): raise AssertionError(f"exercise {exercise}: {message}")
+    return passed

@@ -20,7 +20,7 @@ from .runs import ROW_COLUMNS, as_claims, claim_row
 from .experiments import TrainResult, run_training
 
 # %% auto #0
-__all__ = ['PROFILES', 'PRECISIONS', 'check_parameters', 'ProfileUnavailable', 'ReportRun']
+__all__ = ['check_parameters', 'ProfileUnavailable', 'ReportRun']
 
 # %% ../nbs/09_report.ipynb #d6e4fa08
 def injected_names(history) -> list:
@@ -75,6 +75,7 @@ def claims_file(settings:Settings|None=None) -> Path:
 PROFILES = ('smoke', 'standin', 'full')
 PRECISIONS = ('', 'bf16', 'fp16', 'fp32')
 
+# %% ../nbs/09_report.ipynb #rp01unav
 class ProfileUnavailable(CourseKitError): "A report cannot run the profile it was asked for (no data, weights or GPU)."
 
 # %% ../nbs/09_report.ipynb #3f278e5c
