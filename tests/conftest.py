@@ -17,3 +17,20 @@ def out_env(tmp_path):
 
 def read_metrics(folder):
     return json.loads((Path(folder)/'metrics.json').read_text())
+
+@pytest.fixture(scope='module')
+def one_thread():
+    "Batches of 32 8x8 images: one CPU thread is quicker than several (and far quicker on a busy machine)."
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+@pytest.fixture(scope='module')
+def small():
+    "96 training, 32 validation and 32 test digits: 3 training batches of 32."
+    from course_kit.data import digits_splits
+    splits = digits_splits(seed=0)
+    splits.train, splits.valid, splits.test = splits.train.subset(range(96)), splits.valid.subset(range(32)), splits.test.subset(range(32))
+    return splits

@@ -27,18 +27,7 @@ from fastai.callback.core import Callback
 
 CLI = str(BIN/'course-kit')
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-@pytest.fixture(scope='module')
-def small():
-    splits = digits_splits(seed=0)
-    splits.train, splits.valid, splits.test = splits.train.subset(range(96)), splits.valid.subset(range(32)), splits.test.subset(range(32))
-    return splits
+pytestmark = pytest.mark.usefixtures('one_thread')     # (`one_thread` and `small` are in conftest.py)
 
 @pytest.fixture
 def settings(tmp_path):

@@ -18,7 +18,7 @@ SHOTS = ROOT/'tests'/'screenshots'
 ALL = os.environ.get('COURSE_KIT_BROWSER_LESSONS') == 'all'
 LESSONS = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb')) if ALL else ['01_data', '05_learner', '06_evaluate']
 FIGURE_CALL = re.compile(r'^(?!\s*(def|class|#)\b).*\b(show_images|show_predictions|show_batch|show_results|plot_\w+|plt\.\w+)\(', re.M)
-TRAINING_CALL = re.compile(r'^(?!\s*(def|#)\b).*\b(fit|train|run_training|fast_run|fit_one_cycle)\(', re.M)
+TRAINING_CALL = re.compile(r'^(?!\s*(def|#)\b).*(?<![\w.])(fit|train|run_training|fast_run)\(|\.fit(_one_cycle)?\(', re.M)   # not model.train()
 
 def free_port() -> int:
     with socket.socket() as s:

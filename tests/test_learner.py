@@ -15,21 +15,7 @@ from course_kit.learner import ChannelsLast, Phase, Recipe, fit, group_lrs, make
 from course_kit.checkpoints import load_checkpoint, train
 
 
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    "Batches of 32 8x8 images: one CPU thread is quicker than several (and far quicker on a busy machine)."
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope='module')
-def small():
-    "96 training and 32 validation digits: 3 training batches of 32."
-    splits = digits_splits(seed=0)
-    splits.train, splits.valid = splits.train.subset(range(96)), splits.valid.subset(range(32))
-    return splits
+pytestmark = pytest.mark.usefixtures('one_thread')     # (`one_thread` and `small` are in conftest.py)
 
 
 class Interrupt(Callback):
