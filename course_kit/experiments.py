@@ -147,6 +147,6 @@ def fast_run(name:str, # the run's name (the experiment's, in a report)
     result = run_training(name, dls, model, fast_recipe(epochs, lr, compile=compile), progress=progress)
     tta = add_tta(result) if flips else {}
     measured = ', '.join(f"{k} {v:.4f}" for k, v in tta.items() if v is not None)
-    result.note = (f"fast recipe: ResNet-9 {widths}, {epochs} epochs, one cycle AdamW lr {lr}, label smoothing 0.1, "
+    result.note = (f"fast recipe: ResNet-9 {widths}, {epochs} epoch{'s' * (epochs != 1)}, one cycle AdamW lr {lr}, label smoothing 0.1, "
                    f"{'crop + flip' if flips else 'no'} augmentation, batch {batch_size}" + (f"; flip TTA: {measured}" if measured else ''))
     return result
