@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The standin runs of this folder, exactly as they ran: five reports on a 2-core CPU, about an hour in all.
+# The standin runs of this folder, exactly as they ran: five reports on a 2-core CPU, about two and a quarter hours in all on a shared machine (README.md).
 # Run from the repository root: bash reports/results/cpu-2026-12-03/run.sh
 set -uo pipefail
 here=reports/results/cpu-2026-12-03
