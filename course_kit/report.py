@@ -214,6 +214,9 @@ class ReportRun(ReportRows):
         seed_everything(seed)
     def wants(self, name:str) -> bool: return self.selected is None or name in self.selected
     def with_precision(self, recipe): return replace(recipe, mixed_precision=None if self.precision == 'fp32' else self.precision or recipe.mixed_precision)
+    def precision_used(self, recipe) -> str:
+        "What `recipe` trains in here, for a row's note: its precision on a CUDA GPU (after this run's `precision`), fp32 on a CPU."
+        return (self.with_precision(recipe).mixed_precision or 'fp32') if self.device.type == 'cuda' else 'fp32 (CPU)'
     def experiment(self, name:str, fn, metric:str|None=None) -> dict|None:
         "Run `fn` for experiment `name` (a `TrainResult` or a dict of metrics) and record its row as `metric` (default: the claim's)."
         if not self.wants(name): return None
@@ -233,7 +236,6 @@ class ReportRun(ReportRows):
         recipe = self.with_precision(recipe)
         result = run_training(name, dls, model, recipe, run_dir=run_dir, resume=resume, overwrite=run_dir is not None and not resume,
                               weights=weights, splitter=splitter)
-        used = (recipe.mixed_precision or 'fp32') if self.device.type == 'cuda' else 'fp32 (CPU)'
-        result.note = '; '.join(n for n in (note, f"precision {used}") if n)
+        result.note = '; '.join(n for n in (note, f"precision {self.precision_used(recipe)}") if n)
         if getattr(model, 'random_init', None): result.extra['status'] = f"done ({model.random_init})"
         return result if keep_learner else result.free()
