@@ -17,14 +17,20 @@ LAB_ARGS = --notebook-dir=. --ip=127.0.0.1 --ServerApp.default_url=/lab/tree/nbs
            --LabApp.expose_app_in_browser=True $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=
 
-.PHONY: demo test test-lessons setup install data browser export lab student clean-out readme
+.PHONY: demo test lint test-lessons setup install data browser export lab student clean-out readme
 
 demo: setup export
 	$(BIN)/course-kit report run quickstart
 
-test: setup browser
+test: setup browser lint
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 nbs  # one torch thread per worker: 2 workers on 2 cores
 	$(BIN)/pytest tests
+
+# Students read this code: ruff's formatting and its checks (one statement per line, the line length in
+# pyproject.toml, unused imports). course_kit/ is formatted where it is written, in nbs/.
+lint: install
+	$(BIN)/ruff format --check nbs reports tests benchmarks
+	$(BIN)/ruff check nbs reports course_kit tests benchmarks
 
 # Every lesson, top to bottom, with Run All in JupyterLab in a real browser (make test does three of them).
 test-lessons: setup browser

@@ -1,4 +1,6 @@
-"""The writeups' transforms (normalisations, resizes, crops, flips, rotations, colour changes, gamma) in two forms: torchvision v2 pipelines for one image at a time, and batch versions that augment a whole batch at once on the training device.
+"""The writeups' transforms (normalisations, resizes, crops, flips, rotations, colour changes, gamma) in
+two forms: torchvision v2 pipelines for one image at a time, and batch versions that augment a whole
+batch at once on the training device.
 
 Docs: https://course-kit.github.io/course_kit/augment.html.md"""
 
@@ -19,66 +21,98 @@ from .core import BadDataError, SettingsError, unknown_name
 __all__ = ['normalize_stats', 'BatchAugment', 'RandomCrop', 'Flip', 'Rotate', 'ColorJitter', 'batch_augment', 'image_transforms']
 
 # %% ../nbs/02_augment.ipynb #71536fe5
-NORMALIZE = {'none': ((0., 0., 0.), (1., 1., 1.)),
-             'half': ((.5, .5, .5), (.5, .5, .5)),
-             'imagenet': ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+NORMALIZE = {
+    'none': ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+    'half': ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    'imagenet': ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+}
 
 # %% ../nbs/02_augment.ipynb #a865fd63
-def normalize_stats(name:str, # 'none', 'half' or 'imagenet'
-                    channels:int=3) -> tuple:
+def normalize_stats(
+    name: str,  # 'none', 'half' or 'imagenet'
+    channels: int = 3,
+) -> tuple:
     "(mean, std) of a named normalisation, for `channels` channels."
-    if name not in NORMALIZE: raise unknown_name('normalisation', name, NORMALIZE)
+    if name not in NORMALIZE:
+        raise unknown_name('normalisation', name, NORMALIZE)
     mean, std = NORMALIZE[name]
     return list(mean[:channels]), list(std[:channels])
 
 # %% ../nbs/02_augment.ipynb #f8be1f0e
-def _rand(n:int, generator=None, device='cpu') -> torch.Tensor:
+def _rand(n: int, generator=None, device='cpu') -> torch.Tensor:
     "n uniform numbers in [0, 1) from `generator`, on `device`."
     return torch.rand(n, generator=generator).to(device)
 
-def _between(n:int, low:float, high:float, generator=None, device='cpu') -> torch.Tensor:
+
+def _between(n: int, low: float, high: float, generator=None, device='cpu') -> torch.Tensor:
     return low + (high - low) * _rand(n, generator, device)
 
 # %% ../nbs/02_augment.ipynb #1fb2809a
 class BatchAugment:
     "Base of the batch augmentations: `augment(x, generator)` -> augmented batch of the same dtype."
-    on_bytes = False                      # True: works on uint8 batches too (only moves pixels)
-    def __call__(self, x, generator=None): raise NotImplementedError
-    def __repr__(self): return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+    on_bytes = False  # True: works on uint8 batches too (only moves pixels)
+
+    def __call__(self, x, generator=None):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f'{type(self).__name__}({", ".join(f"{k}={v!r}" for k, v in vars(self).items())})'
 
 # %% ../nbs/02_augment.ipynb #222b5eb3
 class RandomCrop(BatchAugment):
     "A random `size` window of each image (after zero `padding`), optionally flipped left-right with p = 0.5."
+
     on_bytes = True
-    def __init__(self, size:int|None=None, # output height = width (default: the input's size)
-                 padding:int=4, # zero pixels added on every side first
-                 flip:bool=False): # also flip left-right at random, in the same gather
+
+    def __init__(
+        self,
+        size: int | None = None,  # output height = width (default: the input's size)
+        padding: int = 4,  # zero pixels added on every side first
+        flip: bool = False,
+    ):  # also flip left-right at random, in the same gather
         self.size, self.padding, self.flip = size, padding, flip
+
     def __call__(self, x, generator=None):
         batch, channels, height, width = x.shape
         pad = self.padding
-        if pad: x = F.pad(x, (pad, pad, pad, pad))
+        if pad:
+            x = F.pad(x, (pad, pad, pad, pad))
         out_h = out_w = self.size or height
         free_h, free_w = x.shape[2] - out_h, x.shape[3] - out_w
-        if free_h < 0 or free_w < 0: raise BadDataError(f"cannot crop {out_h}x{out_w} out of {x.shape[2]}x{x.shape[3]} images", fix="resize first or crop smaller")
+        if free_h < 0 or free_w < 0:
+            raise BadDataError(
+                f'cannot crop {out_h}x{out_w} out of {x.shape[2]}x{x.shape[3]} images',
+                fix='resize first or crop smaller',
+            )
         top = (_rand(batch, generator, x.device) * (free_h + 1)).long().clamp_(max=free_h)
         left = (_rand(batch, generator, x.device) * (free_w + 1)).long().clamp_(max=free_w)
         columns = torch.arange(out_w, device=x.device)
         if self.flip:
             flipped = _rand(batch, generator, x.device) < 0.5
-            columns = torch.where(flipped[:, None], out_w - 1 - columns, columns)         # (B, W) or (W,)
-        rows = top[:, None] + torch.arange(out_h, device=x.device)                           # (B, H)
-        columns = left[:, None] + columns                                                    # (B, W)
+            columns = torch.where(flipped[:, None], out_w - 1 - columns, columns)  # (B, W) or (W,)
+        rows = top[:, None] + torch.arange(out_h, device=x.device)  # (B, H)
+        columns = left[:, None] + columns  # (B, W)
         index = (rows[:, :, None] * x.shape[3] + columns[:, None, :]).view(batch, 1, out_h * out_w)
-        return x.reshape(batch, channels, -1).gather(2, index.expand(batch, channels, -1)).view(batch, channels, out_h, out_w)
+        return (
+            x.reshape(batch, channels, -1)
+            .gather(2, index.expand(batch, channels, -1))
+            .view(batch, channels, out_h, out_w)
+        )
 
 # %% ../nbs/02_augment.ipynb #c3ada733
 class Flip(BatchAugment):
     "Flip each image left-right (or upside-down) with probability `p`."
+
     on_bytes = True
-    def __init__(self, horizontal:bool=True, # False: flip upside-down
-                 p:float=0.5):
+
+    def __init__(
+        self,
+        horizontal: bool = True,  # False: flip upside-down
+        p: float = 0.5,
+    ):
         self.horizontal, self.p = horizontal, p
+
     def __call__(self, x, generator=None):
         chosen = (_rand(len(x), generator, x.device) < self.p).view(-1, 1, 1, 1)
         return torch.where(chosen, x.flip(3 if self.horizontal else 2), x)
@@ -86,70 +120,103 @@ class Flip(BatchAugment):
 # %% ../nbs/02_augment.ipynb #512b475c
 class RandomApply(BatchAugment):
     "Apply `augment` to each image with probability `p` (report D's augmentation probability)."
-    def __init__(self, augment:BatchAugment, p:float=0.5):
+
+    def __init__(self, augment: BatchAugment, p: float = 0.5):
         self.augment, self.p = augment, p
         self.on_bytes = getattr(augment, 'on_bytes', False)
+
     def __call__(self, x, generator=None):
         chosen = (_rand(len(x), generator, x.device) < self.p).view(-1, 1, 1, 1)
         return torch.where(chosen, self.augment(x, generator), x)
 
+
 class Compose(BatchAugment):
     "Apply `augments` one after the other."
-    def __init__(self, augments:list):
+
+    def __init__(self, augments: list):
         self.augments = list(augments)
         self.on_bytes = all(getattr(a, 'on_bytes', False) for a in self.augments)
+
     def __call__(self, x, generator=None):
-        for augment in self.augments: x = augment(x, generator)
+        for augment in self.augments:
+            x = augment(x, generator)
         return x
 
 # %% ../nbs/02_augment.ipynb #e439eaf7
-def rotate(x:torch.Tensor, # float batch (B, C, H, W)
-           angles:torch.Tensor, # one angle per image, in radians
-          ) -> torch.Tensor:
+def rotate(
+    x: torch.Tensor,  # float batch (B, C, H, W)
+    angles: torch.Tensor,  # one angle per image, in radians
+) -> torch.Tensor:
     "Rotate each image about its centre (corners filled with 0); rigid also when H != W."
     height, width = x.shape[-2:]
     cos, sin, zero = angles.cos(), angles.sin(), torch.zeros_like(angles)
-    # affine_grid works in coordinates scaled to [-1, 1] on each axis; the H/W factors keep the rotation rigid in pixels
-    theta = torch.stack([torch.stack([cos, -sin * height / width, zero], 1), torch.stack([sin * width / height, cos, zero], 1)], 1)
+    # affine_grid works in coordinates scaled to [-1, 1] on each axis; the H/W factors keep the rotation rigid
+    # in pixels
+    theta = torch.stack(
+        [
+            torch.stack([cos, -sin * height / width, zero], 1),
+            torch.stack([sin * width / height, cos, zero], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
 
 # %% ../nbs/02_augment.ipynb #24dab4a1
 class Rotate(BatchAugment):
     "Rotate each image by a random angle in [-degrees, degrees] (corners filled with 0)."
-    def __init__(self, degrees:float=15): self.degrees = degrees
+
+    def __init__(self, degrees: float = 15):
+        self.degrees = degrees
+
     def __call__(self, x, generator=None):
         return rotate(x, _between(len(x), -self.degrees, self.degrees, generator, x.device) * math.pi / 180)
 
 # %% ../nbs/02_augment.ipynb #5df15dfe
 class ResizedCrop(BatchAugment):
-    "A random part of each image (area `scale`, aspect `ratio`), resized to `size` (torchvision's RandomResizedCrop, per image)."
-    def __init__(self, size:int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+    """A random part of each image (area `scale`, aspect `ratio`), resized to `size` (torchvision's
+    RandomResizedCrop, per image)."""
+
+    def __init__(self, size: int, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
         self.size, self.scale, self.ratio = size, scale, ratio
+
     def __call__(self, x, generator=None):
         n = len(x)
         area = _between(n, *self.scale, generator, x.device)
         aspect = torch.exp(_between(n, math.log(self.ratio[0]), math.log(self.ratio[1]), generator, x.device))
-        width, height = (area * aspect).sqrt().clamp(max=1), (area / aspect).sqrt().clamp(max=1)   # parts of the full size
+        # parts of the full size
+        width, height = (area * aspect).sqrt().clamp(max=1), (area / aspect).sqrt().clamp(max=1)
         centre_x = _between(n, -1, 1, generator, x.device) * (1 - width)
         centre_y = _between(n, -1, 1, generator, x.device) * (1 - height)
         zero = torch.zeros_like(width)
-        theta = torch.stack([torch.stack([width, zero, centre_x], 1), torch.stack([zero, height, centre_y], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([width, zero, centre_x], 1), torch.stack([zero, height, centre_y], 1)], 1
+        )
         grid = F.affine_grid(theta, [n, x.shape[1], self.size, self.size], align_corners=False)
         return F.grid_sample(x, grid, mode='bilinear', padding_mode='border', align_corners=False)
 
+
 class Resize(BatchAugment):
     "Resize the batch to `size` x `size` (bilinear, antialiased); not random: use it for valid batches too."
-    def __init__(self, size:int): self.size = size
+
+    def __init__(self, size: int):
+        self.size = size
+
     def __call__(self, x, generator=None):
-        if tuple(x.shape[2:]) == (self.size, self.size): return x
-        return F.interpolate(x, size=(self.size, self.size), mode='bilinear', antialias=True, align_corners=False).clamp_(0, 1)
+        if tuple(x.shape[2:]) == (self.size, self.size):
+            return x
+        return F.interpolate(
+            x, size=(self.size, self.size), mode='bilinear', antialias=True, align_corners=False
+        ).clamp_(0, 1)
 
 # %% ../nbs/02_augment.ipynb #85314ed7
 class ColorJitter(BatchAugment):
-    "Random brightness and contrast per image (factors in [1 - b, 1 + b] and [1 - c, 1 + c]), like T.ColorJitter(b, c)."
-    def __init__(self, brightness:float=0.2, contrast:float=0.2):
+    """Random brightness and contrast per image (factors in [1 - b, 1 + b] and [1 - c, 1 + c]), like
+    T.ColorJitter(b, c)."""
+
+    def __init__(self, brightness: float = 0.2, contrast: float = 0.2):
         self.brightness, self.contrast = brightness, contrast
+
     def __call__(self, x, generator=None):
         n = len(x)
         x = x * _between(n, 1 - self.brightness, 1 + self.brightness, generator, x.device).view(-1, 1, 1, 1)
@@ -159,74 +226,126 @@ class ColorJitter(BatchAugment):
 
 # %% ../nbs/02_augment.ipynb #94f1625b
 def _grey(x):
-    "Luminance (B, 1, H, W) of an RGB batch (ITU-R 601 weights, as torchvision); a grey batch is returned as is."
-    if x.shape[1] == 1: return x
+    """Luminance (B, 1, H, W) of an RGB batch (ITU-R 601 weights, as torchvision); a grey batch is returned
+    as is."""
+    if x.shape[1] == 1:
+        return x
     weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
     return (x * weights).sum(1, keepdim=True)
 
+
 class Grayscale(BatchAugment):
-    "Grey images with the same number of channels (T.Grayscale(3)); wrap in `RandomApply` for a random part of the batch."
-    def __call__(self, x, generator=None): return _grey(x).expand_as(x).contiguous()
+    """Grey images with the same number of channels (T.Grayscale(3)); wrap in `RandomApply` for a random part
+    of the batch."""
+
+    def __call__(self, x, generator=None):
+        return _grey(x).expand_as(x).contiguous()
+
 
 class Gamma(BatchAugment):
     "Gamma correction x ** gamma with gamma drawn per image (log-uniform) in [low, high]."
-    def __init__(self, low:float=0.8, high:float=1.25): self.low, self.high = low, high
+
+    def __init__(self, low: float = 0.8, high: float = 1.25):
+        self.low, self.high = low, high
+
     def __call__(self, x, generator=None):
-        gamma = torch.exp(_between(len(x), math.log(self.low), math.log(self.high), generator, x.device)).view(-1, 1, 1, 1)
+        gamma = torch.exp(
+            _between(len(x), math.log(self.low), math.log(self.high), generator, x.device)
+        ).view(-1, 1, 1, 1)
         return x.clamp(min=0) ** gamma
 
 # %% ../nbs/02_augment.ipynb #b45fd2c1
-AUGMENT_NAMES = ['crop', 'crop_flip', 'hflip', 'vflip', 'rotation', 'resized_crop', 'resize_crop', 'color_jitter', 'grayscale', 'gamma']
+AUGMENT_NAMES = [
+    'crop',
+    'crop_flip',
+    'hflip',
+    'vflip',
+    'rotation',
+    'resized_crop',
+    'resize_crop',
+    'color_jitter',
+    'grayscale',
+    'gamma',
+]
+
 
 def check_augment_names(names) -> list:
     "`names` as a list, every one a known augmentation."
     names = [names] if isinstance(names, str) else list(names)
     for name in names:
-        if name not in AUGMENT_NAMES: raise unknown_name('augmentation', name, AUGMENT_NAMES)
+        if name not in AUGMENT_NAMES:
+            raise unknown_name('augmentation', name, AUGMENT_NAMES)
     return names
 
 # %% ../nbs/02_augment.ipynb #22de5f0e
-def batch_augment(names, # augmentation names (see the table), or one name
-                  image_size:int=32, # size of the images the loader serves
-                  p:float=1.0, # apply each augmentation to an image with this probability
-                 ) -> BatchAugment:
+def batch_augment(
+    names,  # augmentation names (see the table), or one name
+    image_size: int = 32,  # size of the images the loader serves
+    p: float = 1.0,  # apply each augmentation to an image with this probability
+) -> BatchAugment:
     "The batch (on-device) version of the named augmentations."
-    pieces = {'crop': lambda: RandomCrop(padding=4), 'crop_flip': lambda: RandomCrop(padding=4, flip=True),
-              'hflip': lambda: Flip(True), 'vflip': lambda: Flip(False), 'rotation': lambda: Rotate(15),
-              'resized_crop': lambda: ResizedCrop(image_size),
-              'resize_crop': lambda: Compose([Resize(round(image_size * 1.25)), RandomCrop(image_size, padding=0)]),
-              'color_jitter': lambda: ColorJitter(0.2, 0.2), 'grayscale': lambda: RandomApply(Grayscale(), 0.5),
-              'gamma': lambda: Gamma(0.8, 1.25)}
+    pieces = {
+        'crop': lambda: RandomCrop(padding=4),
+        'crop_flip': lambda: RandomCrop(padding=4, flip=True),
+        'hflip': lambda: Flip(True),
+        'vflip': lambda: Flip(False),
+        'rotation': lambda: Rotate(15),
+        'resized_crop': lambda: ResizedCrop(image_size),
+        'resize_crop': lambda: Compose([Resize(round(image_size * 1.25)), RandomCrop(image_size, padding=0)]),
+        'color_jitter': lambda: ColorJitter(0.2, 0.2),
+        'grayscale': lambda: RandomApply(Grayscale(), 0.5),
+        'gamma': lambda: Gamma(0.8, 1.25),
+    }
     augments = [pieces[name]() for name in check_augment_names(names)]
     return Compose([RandomApply(a, p) if p < 1 else a for a in augments])
 
 # %% ../nbs/02_augment.ipynb #2f1dabbc
 class RandomGamma(T.Transform):
-    "Per-image gamma correction with gamma drawn log-uniformly in [low, high] (torchvision has no random gamma)."
-    def __init__(self, low:float=0.8, high:float=1.25):
+    """Per-image gamma correction with gamma drawn log-uniformly in [low, high] (torchvision has no random
+    gamma)."""
+
+    def __init__(self, low: float = 0.8, high: float = 1.25):
         super().__init__()
         self.low, self.high = low, high
-    def make_params(self, flat_inputs): return dict(gamma=math.exp(math.log(self.low) + torch.rand(()).item() * math.log(self.high / self.low)))
-    def transform(self, inpt, params): return self._call_kernel(TF.adjust_gamma, inpt, gamma=params['gamma'])
+
+    def make_params(self, flat_inputs):
+        return dict(
+            gamma=math.exp(math.log(self.low) + torch.rand(()).item() * math.log(self.high / self.low))
+        )
+
+    def transform(self, inpt, params):
+        return self._call_kernel(TF.adjust_gamma, inpt, gamma=params['gamma'])
 
 # %% ../nbs/02_augment.ipynb #0ecc3498
-def image_transforms(names=(), # augmentation names (see the table); () for valid/test
-                     image_size:int|None=None, # resize every image to this size first (None: keep)
-                     normalize:tuple|None=None, # (mean, std) per channel (see `normalize_stats`); None: no Normalize step
-                     p:float=1.0, # apply each augmentation with this probability
-                    ) -> T.Compose:
+def image_transforms(
+    names=(),  # augmentation names (see the table); () for valid/test
+    image_size: int | None = None,  # resize every image to this size first (None: keep)
+    # (mean, std) per channel (see `normalize_stats`); None: no Normalize step
+    normalize: tuple | None = None,
+    p: float = 1.0,  # apply each augmentation with this probability
+) -> T.Compose:
     "The torchvision v2 per-image pipeline: resize, the named augmentations, to a float tensor, normalise."
     size = image_size
-    pieces = {'crop': lambda: T.RandomCrop(size, padding=4), 'crop_flip': lambda: T.Compose([T.RandomCrop(size, padding=4), T.RandomHorizontalFlip()]),
-              'hflip': lambda: T.RandomHorizontalFlip(), 'vflip': lambda: T.RandomVerticalFlip(), 'rotation': lambda: T.RandomRotation(15),
-              'resized_crop': lambda: T.RandomResizedCrop(size, antialias=True),
-              'resize_crop': lambda: T.Compose([T.Resize(round(size * 1.25), antialias=True), T.RandomCrop(size)]),
-              'color_jitter': lambda: T.ColorJitter(brightness=0.2, contrast=0.2), 'grayscale': lambda: T.RandomGrayscale(0.5),
-              'gamma': lambda: RandomGamma(0.8, 1.25)}
+    pieces = {
+        'crop': lambda: T.RandomCrop(size, padding=4),
+        'crop_flip': lambda: T.Compose([T.RandomCrop(size, padding=4), T.RandomHorizontalFlip()]),
+        'hflip': lambda: T.RandomHorizontalFlip(),
+        'vflip': lambda: T.RandomVerticalFlip(),
+        'rotation': lambda: T.RandomRotation(15),
+        'resized_crop': lambda: T.RandomResizedCrop(size, antialias=True),
+        'resize_crop': lambda: T.Compose([T.Resize(round(size * 1.25), antialias=True), T.RandomCrop(size)]),
+        'color_jitter': lambda: T.ColorJitter(brightness=0.2, contrast=0.2),
+        'grayscale': lambda: T.RandomGrayscale(0.5),
+        'gamma': lambda: RandomGamma(0.8, 1.25),
+    }
     names = check_augment_names(names)
-    if names and size is None: raise SettingsError("image_transforms needs image_size when it augments", fix="pass image_size=32 (or your size)")
+    if names and size is None:
+        raise SettingsError(
+            'image_transforms needs image_size when it augments', fix='pass image_size=32 (or your size)'
+        )
     steps = [T.ToImage()] + ([T.Resize((size, size), antialias=True)] if size else [])
     steps += [T.RandomApply([pieces[n]()], p) if p < 1 else pieces[n]() for n in names]
     steps += [T.ToDtype(torch.float32, scale=True)]
-    if normalize: steps.append(T.Normalize(*normalize))
+    if normalize:
+        steps.append(T.Normalize(*normalize))
     return T.Compose(steps)

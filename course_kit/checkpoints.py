@@ -1,4 +1,6 @@
-"""Atomic checkpoints that hold everything a run needs to go on (weights, optimiser, schedule, early stopping, the random generators, the history), and `train(..., resume=True)`, which ends bit for bit where an uninterrupted run ends.
+"""Atomic checkpoints that hold everything a run needs to go on (weights, optimiser, schedule, early
+stopping, the random generators, the history), and `train(..., resume=True)`, which ends bit for bit
+where an uninterrupted run ends.
 
 Docs: https://course-kit.github.io/course_kit/checkpoints.html.md"""
 
@@ -6,7 +8,10 @@ Docs: https://course-kit.github.io/course_kit/checkpoints.html.md"""
 
 # %% ../nbs/05a_checkpoints.ipynb #72ce039d
 from __future__ import annotations
-import hashlib, os, pickle, random
+import hashlib
+import os
+import pickle
+import random
 from pathlib import Path
 
 import numpy as np
@@ -27,221 +32,352 @@ __all__ = ['save_checkpoint', 'load_checkpoint', 'Checkpoint', 'train', 'Interru
 # %% ../nbs/05a_checkpoints.ipynb #3f344ab3
 CHECKPOINT_FORMAT = 'course_kit-checkpoint-v1'
 
+
 def plain(value):
-    "`value` with numpy numbers and arrays, fastai tensor types and fastcore lists turned into python numbers, plain tensors and lists (safe to load)."
-    if isinstance(value, dict): return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, tuple): return tuple(plain(v) for v in value)
-    if isinstance(value, (list, L)): return [plain(v) for v in value]
-    if isinstance(value, np.ndarray): return torch.from_numpy(value.copy())
-    if isinstance(value, np.generic): return value.item()
-    if isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, nn.Parameter): return value.as_subclass(torch.Tensor)  # fastai's TensorBase
+    """`value` with numpy numbers and arrays, fastai tensor types and fastcore lists turned into python
+    numbers, plain tensors and lists (safe to load)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, (list, L)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value.copy())
+    if isinstance(value, np.generic):
+        return value.item()
+    # fastai's TensorBase
+    if isinstance(value, torch.Tensor) and type(value) not in (torch.Tensor, nn.Parameter):
+        return value.as_subclass(torch.Tensor)
     return value
 
+
 def rng_states(dls=None) -> dict:
-    "The states of python's, numpy's and torch's random generators, and of the training loader's shuffling generator."
+    """The states of python's, numpy's and torch's random generators, and of the training loader's shuffling
+    generator."""
     kind, keys, position, has_gauss, cached = np.random.get_state()
     generator = getattr(getattr(dls, 'train', None), 'generator', None)
-    return dict(python=random.getstate(), numpy=(kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
-                torch=torch.get_rng_state(), cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                loader=None if generator is None else generator.get_state())
+    return dict(
+        python=random.getstate(),
+        numpy=(kind, torch.from_numpy(keys.astype(np.int64)), position, has_gauss, cached),
+        torch=torch.get_rng_state(),
+        cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        loader=None if generator is None else generator.get_state(),
+    )
 
-def set_rng_states(states:dict, dls=None):
+
+def set_rng_states(states: dict, dls=None):
     "Put back the generators' states saved by `rng_states`."
     random.setstate(states['python'])
     kind, keys, position, has_gauss, cached = states['numpy']
     np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), position, has_gauss, cached))
     torch.set_rng_state(states['torch'].cpu())
-    if states['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all([s.cpu() for s in states['cuda']])
+    if states['cuda'] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in states['cuda']])
     generator = getattr(getattr(dls, 'train', None), 'generator', None)
-    if states['loader'] is not None and generator is not None: generator.set_state(states['loader'].cpu())
+    if states['loader'] is not None and generator is not None:
+        generator.set_state(states['loader'].cpu())
 
 # %% ../nbs/05a_checkpoints.ipynb #cca7aa88
 def digest(*arrays) -> str:
     "A short hash of some tensors' bytes."
     h = hashlib.sha1()
-    for a in arrays: h.update(a.detach().cpu().contiguous().numpy().tobytes())
+    for a in arrays:
+        h.update(a.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
 
+
 def data_signature(dls) -> dict:
-    "What identifies the data of a run: the data set's name, the sizes, the classes and hashes of the labels and some images."
+    """What identifies the data of a run: the data set's name, the sizes, the classes and hashes of the
+    labels and some images."""
     train = dls.train.dataset
     sample = getattr(train, 'images', None)
-    return dict(dataset=getattr(getattr(dls, 'splits', None), 'name', None), train=len(train), valid=len(dls.valid.dataset),
-                classes=[str(c) for c in getattr(train, 'classes', None) or []],
-                labels=digest(torch.as_tensor(train.labels)) if hasattr(train, 'labels') else None,
-                images=digest(sample[:256]) if sample is not None else None)
+    return dict(
+        dataset=getattr(getattr(dls, 'splits', None), 'name', None),
+        train=len(train),
+        valid=len(dls.valid.dataset),
+        classes=[str(c) for c in getattr(train, 'classes', None) or []],
+        labels=digest(torch.as_tensor(train.labels)) if hasattr(train, 'labels') else None,
+        images=digest(sample[:256]) if sample is not None else None,
+    )
 
-def stateful_callbacks(learn:Learner) -> list:
+
+def stateful_callbacks(learn: Learner) -> list:
     "The learner's callbacks whose state a checkpoint keeps (those with `state_dict` and `load_state_dict`)."
     return [cb for cb in learn.cbs if hasattr(cb, 'state_dict') and hasattr(cb, 'load_state_dict')]
 
 # %% ../nbs/05a_checkpoints.ipynb #433ac223
-def checkpoint_state(learn:Learner) -> dict:
+def checkpoint_state(learn: Learner) -> dict:
     "Everything needed to go on after the current epoch, as a dict that loads with `weights_only=True`."
     smooth = learn.recorder.smooth_loss
-    return dict(format=CHECKPOINT_FORMAT, epoch=learn.epoch, model=learn.model.state_dict(), opt=plain(learn.opt.state_dict()),
-                callbacks={cb.name: plain(cb.state_dict()) for cb in stateful_callbacks(learn)},
-                smooth_loss=plain(dict(count=smooth.count, val=smooth.val.detach().clone())),
-                rng=rng_states(learn.dls), recipe=learn.recipe.as_dict(), data=data_signature(learn.dls),
-                model_name=getattr(learn.model, 'model_name', type(learn.model).__name__),
-                history=[[None if v is None else float(v) for v in row] for row in learn.recorder.values],
-                metric_names=list(learn.recorder.metric_names), torch_version=str(torch.__version__))
+    return dict(
+        format=CHECKPOINT_FORMAT,
+        epoch=learn.epoch,
+        model=learn.model.state_dict(),
+        opt=plain(learn.opt.state_dict()),
+        callbacks={cb.name: plain(cb.state_dict()) for cb in stateful_callbacks(learn)},
+        smooth_loss=plain(dict(count=smooth.count, val=smooth.val.detach().clone())),
+        rng=rng_states(learn.dls),
+        recipe=learn.recipe.as_dict(),
+        data=data_signature(learn.dls),
+        model_name=getattr(learn.model, 'model_name', type(learn.model).__name__),
+        history=[[None if v is None else float(v) for v in row] for row in learn.recorder.values],
+        metric_names=list(learn.recorder.metric_names),
+        torch_version=str(torch.__version__),
+    )
 
 # %% ../nbs/05a_checkpoints.ipynb #00a901eb
-def save_checkpoint(learn:Learner, # the learner, at the end of an epoch
-                    path:Path|str, # the file to write, e.g. run_dir/'last.pt'
-                    keep_previous:bool=False, # move the file already there to previous.pt first (last.pt does)
-                   ) -> Path:
+def save_checkpoint(
+    learn: Learner,  # the learner, at the end of an epoch
+    path: Path | str,  # the file to write, e.g. run_dir/'last.pt'
+    # move the file already there to previous.pt first (last.pt does)
+    keep_previous: bool = False,
+) -> Path:
     "Write the learner's checkpoint to `path` atomically (temporary file, fsync, rename)."
     path, state = Path(path), checkpoint_state(learn)
-    if not keep_previous or not path.exists(): return atomic_write(path, lambda tmp: torch.save(state, tmp))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if not keep_previous or not path.exists():
+        return atomic_write(path, lambda tmp: torch.save(state, tmp))
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         torch.save(state, tmp)
         fsync(tmp)
-        os.replace(path, path.with_name('previous.pt'))   # a kill between these two renames leaves previous.pt: resume uses it
+        # a kill between these two renames leaves previous.pt: resume uses it
+        os.replace(path, path.with_name('previous.pt'))
         os.replace(tmp, path)
         fsync(path.parent)
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 # %% ../nbs/05a_checkpoints.ipynb #597f86f8
-def load_checkpoint(path:Path|str, # a file written by `save_checkpoint`
-                    device=None, # where to put its tensors (default: cpu)
-                   ) -> dict:
-    "Read a checkpoint with `torch.load(weights_only=True)`; a missing, truncated or foreign file raises `CheckpointError`."
-    path, keep = Path(path), f"{path} is left as it is"
-    if not path.exists(): raise CheckpointError(f"no checkpoint at {path}", fix="check the run folder, or train with resume=False to start a new run")
-    try: checkpoint = torch.load(path, map_location=device or 'cpu', weights_only=True)
+def load_checkpoint(
+    path: Path | str,  # a file written by `save_checkpoint`
+    device=None,  # where to put its tensors (default: cpu)
+) -> dict:
+    """Read a checkpoint with `torch.load(weights_only=True)`; a missing, truncated or foreign file raises
+    `CheckpointError`."""
+    path, keep = Path(path), f'{path} is left as it is'
+    if not path.exists():
+        raise CheckpointError(
+            f'no checkpoint at {path}',
+            fix='check the run folder, or train with resume=False to start a new run',
+        )
+    try:
+        checkpoint = torch.load(path, map_location=device or 'cpu', weights_only=True)
     except pickle.UnpicklingError as e:
-        reason = ([line.strip() for line in str(e).splitlines() if 'Unsupported' in line] or [str(e).splitlines()[0]])[0]
-        raise CheckpointError(f"{path} holds objects that safe loading (weights_only=True) refuses ({reason[:160]})",
-                              fix=f"load only checkpoints written by course_kit; {keep}") from None
+        reason = (
+            [line.strip() for line in str(e).splitlines() if 'Unsupported' in line]
+            or [str(e).splitlines()[0]]
+        )[0]
+        raise CheckpointError(
+            f'{path} holds objects that safe loading (weights_only=True) refuses ({reason[:160]})',
+            fix=f'load only checkpoints written by course_kit; {keep}',
+        ) from None
     except Exception as e:
-        raise CheckpointError(f"{path} is truncated or not a torch file ({type(e).__name__}: {str(e)[:120]})",
-                              fix=f"it was not written completely or is another kind of file; resume=True falls back to previous.pt when there is one; {keep}") from None
+        raise CheckpointError(
+            f'{path} is truncated or not a torch file ({type(e).__name__}: {str(e)[:120]})',
+            fix='it was not written completely or is another kind of file; resume=True '
+            f'falls back to previous.pt when there is one; {keep}',
+        ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get('format') != CHECKPOINT_FORMAT:
-        what = f"a dict with keys {sorted(checkpoint)[:5]}" if isinstance(checkpoint, dict) else f"a {type(checkpoint).__name__}"
-        raise CheckpointError(f"{path} is not a course_kit checkpoint (it holds {what}, without format={CHECKPOINT_FORMAT!r})",
-                              fix=f"a bare state_dict loads with model.load_state_dict(torch.load(path, weights_only=True)); {keep}")
+        what = (
+            f'a dict with keys {sorted(checkpoint)[:5]}'
+            if isinstance(checkpoint, dict)
+            else (f'a {type(checkpoint).__name__}')
+        )
+        raise CheckpointError(
+            f'{path} is not a course_kit checkpoint (it holds {what}, without format={CHECKPOINT_FORMAT!r})',
+            fix='a bare state_dict loads with model.load_state_dict(torch.load(path, '
+            f'weights_only=True)); {keep}',
+        )
     return checkpoint
 
 # %% ../nbs/05a_checkpoints.ipynb #4dff4a19
 class Checkpoint(SaveModelCallback):
-    "Writes best.pt (with `keep_best`, when `monitor` improves) and then last.pt every `every` epochs and after the last."
-    order = 90    # after everything else has updated its state for this epoch
-    def __init__(self, run_dir:Path|str, # folder for last.pt and best.pt
-                 every:int=1, # write last.pt every `every` epochs
-                 keep_best:bool=False, # also write best.pt when `monitor` improves
-                 monitor:str='valid_accuracy'): # validation metric for best.pt
+    """Writes best.pt (with `keep_best`, when `monitor` improves) and then last.pt every `every` epochs and
+    after the last."""
+
+    order = 90  # after everything else has updated its state for this epoch
+
+    def __init__(
+        self,
+        run_dir: Path | str,  # folder for last.pt and best.pt
+        every: int = 1,  # write last.pt every `every` epochs
+        keep_best: bool = False,  # also write best.pt when `monitor` improves
+        monitor: str = 'valid_accuracy',
+    ):  # validation metric for best.pt
         super().__init__(monitor=monitor, reset_on_fit=False)
         self.run_dir, self.every, self.keep_best, self.best_epoch = Path(run_dir), every, keep_best, None
+
     def before_fit(self):
-        if self.keep_best: TrackerCallback.before_fit(self)
+        if self.keep_best:
+            TrackerCallback.before_fit(self)
+
     def after_epoch(self):
-        if skipped(self.learn): return
+        if skipped(self.learn):
+            return
         if self.keep_best and monitored(self.learn, self.monitor) is not None:
             TrackerCallback.after_epoch(self)
-            if self.new_best: self.best_epoch = self.epoch
-        if self.best_epoch == self.epoch: save_checkpoint(self.learn, self.run_dir/'best.pt')
+            if self.new_best:
+                self.best_epoch = self.epoch
+        if self.best_epoch == self.epoch:
+            save_checkpoint(self.learn, self.run_dir / 'best.pt')
         if (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch:
-            save_checkpoint(self.learn, self.run_dir/'last.pt', keep_previous=True)
-    def after_fit(self): pass          # fastai's would load the best weights back; the kit keeps the last ones
-    def state_dict(self) -> dict: return dict(best=self.best, best_epoch=self.best_epoch)
-    def load_state_dict(self, state:dict): self.best, self.best_epoch = state['best'], state['best_epoch']
+            save_checkpoint(self.learn, self.run_dir / 'last.pt', keep_previous=True)
+
+    # fastai's would load the best weights back; the kit keeps the last ones
+    def after_fit(self):
+        pass
+
+    def state_dict(self) -> dict:
+        return dict(best=self.best, best_epoch=self.best_epoch)
+
+    def load_state_dict(self, state: dict):
+        self.best, self.best_epoch = state['best'], state['best_epoch']
 
 # %% ../nbs/05a_checkpoints.ipynb #aaa3f494
 class Restore(Callback):
     "Loads weights, optimiser, callback states and random generators from a checkpoint at `before_fit`."
+
     order = -100
-    def __init__(self, checkpoint:dict): self.checkpoint = checkpoint
+
+    def __init__(self, checkpoint: dict):
+        self.checkpoint = checkpoint
+
     def before_fit(self):
         self.learn.model.load_state_dict(self.checkpoint['model'])
         opt_state = dict(self.checkpoint['opt'])
         opt_state['hypers'] = L(opt_state['hypers'])
         self.learn.opt.load_state_dict(opt_state)
         for cb in stateful_callbacks(self.learn):
-            if cb.name in self.checkpoint['callbacks']: cb.load_state_dict(self.checkpoint['callbacks'][cb.name])
+            if cb.name in self.checkpoint['callbacks']:
+                cb.load_state_dict(self.checkpoint['callbacks'][cb.name])
         set_rng_states(self.checkpoint['rng'], self.learn.dls)
 
+
 class Replay(Callback):
-    "In a resumed run: the Recorder's rows of the epochs already done, and the smoothed loss at the first new epoch."
-    order = 49    # just before the Recorder (50) stores a row
-    def __init__(self, checkpoint:dict): self.saved_history, self.saved_smooth_loss = checkpoint['history'], checkpoint['smooth_loss']
+    """In a resumed run: the Recorder's rows of the epochs already done, and the smoothed loss at the first
+    new epoch."""
+
+    order = 49  # just before the Recorder (50) stores a row
+
+    def __init__(self, checkpoint: dict):
+        self.saved_history, self.saved_smooth_loss = checkpoint['history'], checkpoint['smooth_loss']
+
     def before_epoch(self):
         if self.epoch == self.learn.first_epoch:
             self.learn.recorder.smooth_loss.count = self.saved_smooth_loss['count']
             self.learn.recorder.smooth_loss.val = self.saved_smooth_loss['val']
+
     def after_epoch(self):
-        if skipped(self.learn): self.learn.recorder.log = L([self.epoch, *self.saved_history[self.epoch]])
+        if skipped(self.learn):
+            self.learn.recorder.log = L([self.epoch, *self.saved_history[self.epoch]])
 
 # %% ../nbs/05a_checkpoints.ipynb #2ff32f33
-def check_resumable(checkpoint:dict, path:Path, learn:Learner, recipe:Recipe):
+def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe):
     "A `CheckpointError` naming what differs between the checkpoint and this run (recipe, data, model)."
-    fix = "resume with the recipe, data and model of that run; or use another run_dir; or train with overwrite=True to replace it"
+    fix = (
+        'resume with the recipe, data and model of that run; or use another run_dir; or train with '
+        'overwrite=True to replace it'
+    )
     if checkpoint['recipe'] != recipe.as_dict():
         changed = [k for k in checkpoint['recipe'] if checkpoint['recipe'][k] != recipe.as_dict().get(k)]
-        raise CheckpointError(f"{path} was written by a different recipe (changed: {', '.join(changed)})", fix=fix)
+        raise CheckpointError(
+            f'{path} was written by a different recipe (changed: {", ".join(changed)})', fix=fix
+        )
     saved, now = checkpoint.get('data', {}), data_signature(learn.dls)
     changed = [k for k in now if k in saved and saved[k] != now[k]]
-    if changed: raise CheckpointError(f"{path} was written for other data ({', '.join(f'{k}: {saved[k]} then, {now[k]} now' for k in changed)})", fix=fix)
+    if changed:
+        raise CheckpointError(
+            f'{path} was written for other data '
+            f'({", ".join(f"{k}: {saved[k]} then, {now[k]} now" for k in changed)})',
+            fix=fix,
+        )
     mine = {k: tuple(v.shape) for k, v in learn.model.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in checkpoint['model'].items()}
     if mine != theirs:
         missing, extra = sorted(set(mine) - set(theirs)), sorted(set(theirs) - set(mine))
         shapes = [k for k in mine if k in theirs and mine[k] != theirs[k]]
-        raise CheckpointError(f"{path} was written for another model ({checkpoint.get('model_name')}, not {getattr(learn.model, 'model_name', type(learn.model).__name__)}): "
-                              f"{len(missing)} layers missing, {len(extra)} unexpected, {len(shapes)} of another shape "
-                              f"(first: {(missing + extra + shapes)[0]})", fix=fix)
+        raise CheckpointError(
+            f'{path} was written for another model ({checkpoint.get("model_name")}, not '
+            f'{getattr(learn.model, "model_name", type(learn.model).__name__)}): '
+            f'{len(missing)} layers missing, {len(extra)} unexpected, {len(shapes)} of '
+            'another shape '
+            f'(first: {(missing + extra + shapes)[0]})',
+            fix=fix,
+        )
 
 # %% ../nbs/05a_checkpoints.ipynb #12a61bb0
 CHECKPOINT_FILES = ('last.pt', 'best.pt', 'previous.pt')
 
-def prepare_run_dir(run_dir:Path, resume:bool, overwrite:bool) -> None:
-    "Check that `run_dir` can be written, clean stale temporary files, and refuse to replace another run's checkpoints."
-    try: run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SettingsError(f"run_dir {run_dir} cannot be made ({e.strerror})", fix="choose a folder you can write to") from None
-    if not os.access(run_dir, os.W_OK): raise SettingsError(f"run_dir {run_dir} cannot be written", fix="choose a folder you can write to")
-    for stale in run_dir.glob('.*.pt.*.tmp'):
-        print(f"removing {stale.name}, a temporary file a killed run left behind")
-        stale.unlink()
-    found = [name for name in CHECKPOINT_FILES if (run_dir/name).exists()]
-    if found and overwrite:
-        print(f"overwrite=True: removing {', '.join(found)} from {run_dir}")
-        for name in found: (run_dir/name).unlink()
-    elif found and not resume:
-        raise CheckpointError(f"{run_dir} already holds the checkpoints of a run ({', '.join(found)})",
-                              fix="resume=True to go on with that run, another run_dir for a new one, or overwrite=True to replace it")
 
-def resume_from(run_dir:Path, device) -> tuple:
-    "The checkpoint to go on from (last.pt, else previous.pt) and its path; (None, None) when there is none."
-    last, previous = run_dir/'last.pt', run_dir/'previous.pt'
+def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Check that `run_dir` can be written, clean stale temporary files, and refuse to replace another run's
+    checkpoints."""
     try:
-        if last.exists(): return load_checkpoint(last, device=device), last
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SettingsError(
+            f'run_dir {run_dir} cannot be made ({e.strerror})', fix='choose a folder you can write to'
+        ) from None
+    if not os.access(run_dir, os.W_OK):
+        raise SettingsError(f'run_dir {run_dir} cannot be written', fix='choose a folder you can write to')
+    for stale in run_dir.glob('.*.pt.*.tmp'):
+        print(f'removing {stale.name}, a temporary file a killed run left behind')
+        stale.unlink()
+    found = [name for name in CHECKPOINT_FILES if (run_dir / name).exists()]
+    if found and overwrite:
+        print(f'overwrite=True: removing {", ".join(found)} from {run_dir}')
+        for name in found:
+            (run_dir / name).unlink()
+    elif found and not resume:
+        raise CheckpointError(
+            f'{run_dir} already holds the checkpoints of a run ({", ".join(found)})',
+            fix='resume=True to go on with that run, another run_dir for a new one, or '
+            'overwrite=True to replace it',
+        )
+
+
+def resume_from(run_dir: Path, device) -> tuple:
+    "The checkpoint to go on from (last.pt, else previous.pt) and its path; (None, None) when there is none."
+    last, previous = run_dir / 'last.pt', run_dir / 'previous.pt'
+    try:
+        if last.exists():
+            return load_checkpoint(last, device=device), last
     except CheckpointError as error:
-        if not previous.exists(): raise
+        if not previous.exists():
+            raise
         os.replace(last, last.with_name('last.pt.damaged'))
-        print(f"{last} is damaged ({error.message[:120]}); kept as last.pt.damaged, going on from previous.pt")
-    if previous.exists(): return load_checkpoint(previous, device=device), previous
+        print(
+            f'{last} is damaged ({error.message[:120]}); kept as last.pt.damaged, going on from previous.pt'
+        )
+    if previous.exists():
+        return load_checkpoint(previous, device=device), previous
     return None, None
 
 # %% ../nbs/05a_checkpoints.ipynb #c77d96ce
-def train(dls, # fastai DataLoaders (see `get_dls`), or `Splits` (loaded with `get_dls` defaults)
-          model:nn.Module, # the network
-          recipe:Recipe|None=None, # how to train
-          run_dir:Path|str|None=None, # where checkpoints go (None: no checkpoints)
-          resume:bool=False, # go on from run_dir/last.pt if it exists
-          overwrite:bool=False, # replace the checkpoints already in run_dir (otherwise they are never replaced)
-          every:int=1, # write last.pt every `every` epochs
-          progress='auto', # bars in a notebook, one line per epoch elsewhere
-          cbs=None, # extra callbacks for this run
-          splitter=None, # parameter groups early to late (e.g. `course_kit.transfer.param_groups`)
-         ) -> Learner:
+def train(
+    dls,  # fastai DataLoaders (see `get_dls`), or `Splits` (loaded with `get_dls` defaults)
+    model: nn.Module,  # the network
+    recipe: Recipe | None = None,  # how to train
+    run_dir: Path | str | None = None,  # where checkpoints go (None: no checkpoints)
+    resume: bool = False,  # go on from run_dir/last.pt if it exists
+    # replace the checkpoints already in run_dir (otherwise they are never replaced)
+    overwrite: bool = False,
+    every: int = 1,  # write last.pt every `every` epochs
+    progress='auto',  # bars in a notebook, one line per epoch elsewhere
+    cbs=None,  # extra callbacks for this run
+    splitter=None,  # parameter groups early to late (e.g. `course_kit.transfer.param_groups`)
+) -> Learner:
     "Train `model` on `dls` as `recipe` says, with checkpoints in `run_dir`; returns the fastai `Learner`."
     recipe = recipe or Recipe()
-    if isinstance(dls, Splits): dls = get_dls(dls)
-    if run_dir is None and resume: raise SettingsError("resume=True needs a run_dir", fix="pass run_dir=the folder of the run to go on with")
+    if isinstance(dls, Splits):
+        dls = get_dls(dls)
+    if run_dir is None and resume:
+        raise SettingsError(
+            'resume=True needs a run_dir', fix='pass run_dir=the folder of the run to go on with'
+        )
     learn = make_learner(dls, model, recipe, progress=progress, splitter=splitter)
     run_cbs, start_epoch = list(L(cbs)), 0
     if run_dir is not None:
@@ -253,14 +389,23 @@ def train(dls, # fastai DataLoaders (see `get_dls`), or `Splits` (loaded with `g
             check_resumable(checkpoint, path, learn, recipe)
             run_cbs += [Restore(checkpoint), Replay(checkpoint)]
             start_epoch = checkpoint['epoch'] + 1
-            print(f"resuming from {path}: epochs 0-{checkpoint['epoch']} done, going on to {recipe.epochs - 1}")
-        elif resume: print(f"no checkpoint in {run_dir} yet: starting at epoch 0")
+            print(
+                f'resuming from {path}: epochs 0-{checkpoint["epoch"]} done, going on to {recipe.epochs - 1}'
+            )
+        elif resume:
+            print(f'no checkpoint in {run_dir} yet: starting at epoch 0')
     return fit(learn, recipe, cbs=run_cbs, start_epoch=start_epoch)
 
 # %% ../nbs/05a_checkpoints.ipynb #0d8ed50c
 class Interrupt(Callback):
-    "Stops the fit after epoch `after`, once that epoch's checkpoint is written: stands in for a crash (for demos and tests)."
-    order = 99    # after Checkpoint (90)
-    def __init__(self, after:int): self.after = after
+    """Stops the fit after epoch `after`, once that epoch's checkpoint is written: stands in for a crash (for
+    demos and tests)."""
+
+    order = 99  # after Checkpoint (90)
+
+    def __init__(self, after: int):
+        self.after = after
+
     def after_epoch(self):
-        if self.epoch == self.after: raise CancelFitException()
+        if self.epoch == self.after:
+            raise CancelFitException()

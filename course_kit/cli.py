@@ -1,4 +1,6 @@
-"""`course-kit report run ...` runs report notebooks with papermill, checks their parameters before a kernel starts, writes an executed copy and an HTML page of each, skips a report already run with the same parameters and code, and gathers every row into one summary.
+"""`course-kit report run ...` runs report notebooks with papermill, checks their parameters before a
+kernel starts, writes an executed copy and an HTML page of each, skips a report already run with the
+same parameters and code, and gathers every row into one summary.
 
 Docs: https://course-kit.github.io/course_kit/cli.html.md"""
 
@@ -6,7 +8,14 @@ Docs: https://course-kit.github.io/course_kit/cli.html.md"""
 
 # %% ../nbs/09b_cli.ipynb #f685c60b
 from __future__ import annotations
-import argparse, hashlib, html, json, os, re, sys, time
+import argparse
+import hashlib
+import html
+import json
+import os
+import re
+import sys
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +28,17 @@ import papermill
 from nbconvert import HTMLExporter
 
 import course_kit
-from .core import CourseKitError, SettingsError, Settings, get_settings, unknown_name, parse_value, atomic_write, save_json, environment
+from course_kit.core import (
+    CourseKitError,
+    SettingsError,
+    Settings,
+    get_settings,
+    unknown_name,
+    parse_value,
+    atomic_write,
+    save_json,
+    environment,
+)
 from .plots import plot_claims
 from .runs import ROW_COLUMNS, claim_row
 from .report import PROFILES, reports_dir, writable_folder
@@ -29,229 +48,379 @@ from .grading import kernel_name, kernel_config, student_copies, grade_folder
 __all__ = ['list_reports', 'run_report', 'write_summary']
 
 # %% ../nbs/09b_cli.ipynb #ab48847f
-def list_reports(settings:Settings|None=None) -> list:
+def list_reports(settings: Settings | None = None) -> list:
     "Names of the report notebooks (without .ipynb)."
     return sorted(p.stem for p in reports_dir(settings).glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 # %% ../nbs/09b_cli.ipynb #a2f48a58
-def report_path(name:str, settings:Settings|None=None) -> Path:
+def report_path(name: str, settings: Settings | None = None) -> Path:
     "The notebook of report `name`, or an error listing the reports there are."
     names = list_reports(settings)
-    if name not in names: raise unknown_name('report', name, names)
-    return reports_dir(settings)/f'{name}.ipynb'
+    if name not in names:
+        raise unknown_name('report', name, names)
+    return reports_dir(settings) / f'{name}.ipynb'
 
-def report_parameters(name:str, settings:Settings|None=None) -> dict:
+
+def report_parameters(name: str, settings: Settings | None = None) -> dict:
     "The parameters a report declares: {name: {'type', 'default', 'help'}}."
     found = papermill.inspect_notebook(str(report_path(name, settings)))
-    return {k: dict(type=v['inferred_type_name'], default=v['default'], help=v['help']) for k, v in found.items()}
+    return {
+        k: dict(type=v['inferred_type_name'], default=v['default'], help=v['help']) for k, v in found.items()
+    }
 
 # %% ../nbs/09b_cli.ipynb #f4229d61
-def parse_parameters(name:str, # report name
-                     pairs:list, # [(key, text value), ...] as given with -p
-                     settings:Settings|None=None) -> dict:
+def parse_parameters(
+    name: str,  # report name
+    pairs: list,  # [(key, text value), ...] as given with -p
+    settings: Settings | None = None,
+) -> dict:
     "Typed parameters for report `name`, checked against its parameters cell."
     declared = report_parameters(name, settings)
-    accepted = 'all parameters: ' + ', '.join(f"{k} ({v['type']})" for k, v in declared.items())
+    accepted = 'all parameters: ' + ', '.join(f'{k} ({v["type"]})' for k, v in declared.items())
     values = {}
     for key, text in pairs:
-        if key not in declared: raise unknown_name(f'parameter of report {name!r}', key, declared)
-        values[key] = parse_value(str(text), declared[key]['type'], f"report parameter {key!r}", accepted)
+        if key not in declared:
+            raise unknown_name(f'parameter of report {name!r}', key, declared)
+        values[key] = parse_value(str(text), declared[key]['type'], f'report parameter {key!r}', accepted)
     return values
 
-def plan(name:str, pairs:list, profile:str|None) -> tuple:
+
+def plan(name: str, pairs: list, profile: str | None) -> tuple:
     "`(name, typed parameters)` of one report; `profile` only for a report that declares it."
-    if profile is not None and profile not in PROFILES: raise unknown_name('profile', profile, PROFILES)
+    if profile is not None and profile not in PROFILES:
+        raise unknown_name('profile', profile, PROFILES)
     if profile is not None:
         if 'profile' not in report_parameters(name):
-            raise SettingsError(f"report {name!r} has no profiles, so --profile {profile} cannot apply to it", fix=f"run it without --profile")
+            raise SettingsError(
+                f'report {name!r} has no profiles, so --profile {profile} cannot apply to it',
+                fix='run it without --profile',
+            )
         pairs = [('profile', profile), *pairs]
     parameters = parse_parameters(name, pairs)
-    if parameters.get('profile', PROFILES[0]) not in PROFILES: raise unknown_name('profile', parameters['profile'], PROFILES)
+    if parameters.get('profile', PROFILES[0]) not in PROFILES:
+        raise unknown_name('profile', parameters['profile'], PROFILES)
     return name, parameters
 
 # %% ../nbs/09b_cli.ipynb #ddd26229
-class ReportFailed(CourseKitError): "A report notebook raised an error while running."
+class ReportFailed(CourseKitError):
+    "A report notebook raised an error while running."
 
-def notebook_title(notebook:Path) -> str:
+
+def notebook_title(notebook: Path) -> str:
     "The first `# heading` of a notebook's markdown, else its file name."
     for cell in nbformat.read(notebook, as_version=4).cells:
         found = re.search(r'^#\s+(.+)$', cell.source, re.M) if cell.cell_type == 'markdown' else None
-        if found: return found.group(1).strip()
+        if found:
+            return found.group(1).strip()
     return Path(notebook).stem
 
-def shown_paths(settings:Settings) -> dict:
+
+def shown_paths(settings: Settings) -> dict:
     "Local absolute paths and what a report page shows instead, longest first."
     places = {str(settings.reports_out): 'reports_out', str(settings.root): '.', str(Path.home()): '~'}
     return dict(sorted(places.items(), key=lambda item: -len(item[0])))
 
-def to_html(notebook:Path, settings:Settings|None=None) -> Path:
-    "An HTML copy of an executed notebook, beside it: its title, prose, outputs and figures, the code left out, no local paths."
+
+def to_html(notebook: Path, settings: Settings | None = None) -> Path:
+    """An HTML copy of an executed notebook, beside it: its title, prose, outputs and figures, the code left
+    out, no local paths."""
     settings = settings or get_settings()
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4), resources={'metadata': {'name': notebook_title(notebook)}})
-    for path, shown in shown_paths(settings).items(): body = body.replace(path, shown)
+    body, _ = exporter.from_notebook_node(
+        nbformat.read(notebook, as_version=4), resources={'metadata': {'name': notebook_title(notebook)}}
+    )
+    for path, shown in shown_paths(settings).items():
+        body = body.replace(path, shown)
     page = Path(notebook).with_suffix('.html')
     atomic_write(page, lambda tmp: Path(tmp).write_text(body, encoding='utf-8'))
     return page
 
-def fingerprint(name:str, parameters:dict, settings:Settings|None=None) -> str:
+
+def fingerprint(name: str, parameters: dict, settings: Settings | None = None) -> str:
     "A hash of the report notebook, the kit's code and the parameters: equal hashes mean the same run."
     digest = hashlib.sha256(report_path(name, settings).read_bytes())
-    for module in sorted(Path(course_kit.__file__).parent.glob('*.py')): digest.update(module.read_bytes())
+    for module in sorted(Path(course_kit.__file__).parent.glob('*.py')):
+        digest.update(module.read_bytes())
     digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 # %% ../nbs/09b_cli.ipynb #0d8f569a
-def run_report(name:str, # report name, see `list_reports`
-               parameters:dict|None=None, # typed parameters (see `parse_parameters`)
-               out_dir:Path|str|None=None, # default: reports_out/<name>
-               force:bool=False, # run even if the same run is already done
-               settings:Settings|None=None) -> dict:
-    "Execute report `name` with papermill; write the executed notebook and its HTML copy. Returns what happened."
+def run_report(
+    name: str,  # report name, see `list_reports`
+    parameters: dict | None = None,  # typed parameters (see `parse_parameters`)
+    out_dir: Path | str | None = None,  # default: reports_out/<name>
+    force: bool = False,  # run even if the same run is already done
+    settings: Settings | None = None,
+) -> dict:
+    """Execute report `name` with papermill; write the executed notebook and its HTML copy. Returns what
+    happened."""
     settings = settings or get_settings()
     source, parameters = report_path(name, settings), dict(parameters or {})
-    out_dir = Path(out_dir) if out_dir else settings.reports_out/name
-    if 'out_dir' in report_parameters(name, settings): parameters.setdefault('out_dir', str(out_dir))
-    stamp, executed, key = out_dir/'.fingerprint', out_dir/f'{name}.ipynb', fingerprint(name, parameters, settings)
+    out_dir = Path(out_dir) if out_dir else settings.reports_out / name
+    if 'out_dir' in report_parameters(name, settings):
+        parameters.setdefault('out_dir', str(out_dir))
+    stamp, executed, key = (
+        out_dir / '.fingerprint',
+        out_dir / f'{name}.ipynb',
+        fingerprint(name, parameters, settings),
+    )
     result = dict(report=name, parameters=parameters, out_dir=str(out_dir), status='done', error=None)
-    if not force and stamp.exists() and stamp.read_text() == key and executed.exists(): return {**result, 'status': 'skipped', 'seconds': 0.0}
+    if not force and stamp.exists() and stamp.read_text() == key and executed.exists():
+        return {**result, 'status': 'skipped', 'seconds': 0.0}
     out_dir.mkdir(parents=True, exist_ok=True)
-    if stamp.exists(): stamp.unlink()
+    if stamp.exists():
+        stamp.unlink()
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name=kernel_name(),
-                                   cwd=str(settings.root), progress_bar=False, config=kernel_config(name))
-    except papermill.PapermillExecutionError as e: result.update(status='failed', error=f"cell {e.exec_count}: {e.ename}: {e.evalue}")
-    except Exception as e: result.update(status='failed', error=f"{type(e).__name__}: {e}")   # the kernel died, the notebook could not be read...
-    if executed.exists(): to_html(executed, settings)
+        papermill.execute_notebook(
+            str(source),
+            str(executed),
+            parameters=parameters,
+            kernel_name=kernel_name(),
+            cwd=str(settings.root),
+            progress_bar=False,
+            config=kernel_config(name),
+        )
+    except papermill.PapermillExecutionError as e:
+        result.update(status='failed', error=f'cell {e.exec_count}: {e.ename}: {e.evalue}')
+    # the kernel died, the notebook could not be read...
+    except Exception as e:
+        result.update(status='failed', error=f'{type(e).__name__}: {e}')
+    if executed.exists():
+        to_html(executed, settings)
     result['seconds'] = round(time.perf_counter() - start, 1)
-    if result['status'] == 'done': stamp.write_text(key)
+    if result['status'] == 'done':
+        stamp.write_text(key)
     return result
 
 # %% ../nbs/09b_cli.ipynb #2bdd475a
-def run_reports(plans:list, # [(name, parameters), ...]
-                jobs:int=1, # reports running at once
-                force:bool=False, settings:Settings|None=None, log=print) -> list:
+def run_reports(
+    plans: list,  # [(name, parameters), ...]
+    jobs: int = 1,  # reports running at once
+    force: bool = False,
+    settings: Settings | None = None,
+    log=print,
+) -> list:
     "Run each (name, parameters) of `plans`; returns one result dict per report, in order."
     settings = settings or get_settings()
     jobs = max(1, min(jobs, len(plans)))
     if jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:  # share the cores between the kernels
         os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))
+
     def one(plan):
         name, parameters = plan
-        log(f"running report {name} {parameters or ''}")
+        log(f'running report {name} {parameters or ""}')
         result = run_report(name, parameters, force=force, settings=settings)
-        message = {'done': f"done in {result['seconds']}s", 'skipped': 'skipped (already done with the same parameters and code)',
-                   'failed': f"FAILED in {result.get('error')}"}[result['status']]
-        log(f"  {name}: {message} -> {result['out_dir']}")
+        message = {
+            'done': f'done in {result["seconds"]}s',
+            'skipped': 'skipped (already done with the same parameters and code)',
+            'failed': f'FAILED in {result.get("error")}',
+        }[result['status']]
+        log(f'  {name}: {message} -> {result["out_dir"]}')
         return result
-    with ThreadPoolExecutor(jobs) as pool: return list(pool.map(one, plans))
+
+    with ThreadPoolExecutor(jobs) as pool:
+        return list(pool.map(one, plans))
 
 # %% ../nbs/09b_cli.ipynb #9a5f99a8
-def summary_rows(folder:Path) -> list:
+def summary_rows(folder: Path) -> list:
     "The rows of one report's metrics.json, with the `ROW_COLUMNS`."
-    path = folder/'metrics.json'
-    if not path.exists(): return []
+    path = folder / 'metrics.json'
+    if not path.exists():
+        return []
     rows = json.loads(path.read_text()).get('rows') or []
-    return [{column: row.get(column, folder.name if column == 'report' else None) for column in ROW_COLUMNS} for row in rows]
+    return [
+        {column: row.get(column, folder.name if column == 'report' else None) for column in ROW_COLUMNS}
+        for row in rows
+    ]
 
-def failed_rows(results:list) -> list:
+
+def failed_rows(results: list) -> list:
     "One row per report that failed to run."
-    return [claim_row('(whole report)', status=f"failed: {r['error']}", report=r['report']) for r in results or [] if r['status'] == 'failed']
+    return [
+        claim_row('(whole report)', status=f'failed: {r["error"]}', report=r['report'])
+        for r in results or []
+        if r['status'] == 'failed'
+    ]
 
-def readable(frame:pd.DataFrame) -> pd.DataFrame:
-    "The rows as text for a reader: four decimals for accuracies, whole epochs, seconds to 0.1, blanks for what is missing."
-    def fixed(value, pattern): return '' if value is None or value != value or value == '' else pattern.format(value)
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows as text for a reader: four decimals for accuracies, whole epochs, seconds to 0.1, blanks for
+    what is missing."""
+
+    def fixed(value, pattern):
+        return '' if value is None or value != value or value == '' else pattern.format(value)
+
     shown = frame.astype(object).copy()
-    for column in ('claimed', 'reproduced'): shown[column] = [fixed(v, '{:.4f}') for v in frame[column]]
+    for column in ('claimed', 'reproduced'):
+        shown[column] = [fixed(v, '{:.4f}') for v in frame[column]]
     shown['epochs'] = [fixed(v, '{:.0f}') for v in frame['epochs']]
     shown['wall_seconds'] = [fixed(v, '{:.1f}') for v in frame['wall_seconds']]
     return shown.where(shown.notna(), '')
 
 # %% ../nbs/09b_cli.ipynb #cl1sum03
-INDEX_CSS = """body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:78rem;color:#222;line-height:1.4}
-h1{margin-bottom:.2rem}section{border-top:1px solid #ddd;margin-top:2rem;padding-top:.5rem}.meta{color:#555}
-table{border-collapse:collapse;font-size:.85rem;width:100%}th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
-th{text-align:left;background:#f5f5f5}th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.note{color:#555;max-width:32rem}.random{color:#b35900}.notrun{color:#999}img{max-width:46rem}code{background:#f3f3f3}"""
+INDEX_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:78rem;color:#222;line-height:1.4}
+h1{margin-bottom:.2rem}
+section{border-top:1px solid #ddd;margin-top:2rem;padding-top:.5rem}
+.meta{color:#555}
+table{border-collapse:collapse;font-size:.85rem;width:100%}
+th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
+th{text-align:left;background:#f5f5f5}
+th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.note{color:#555;max-width:32rem}
+.random{color:#b35900}
+.notrun{color:#999}
+img{max-width:46rem}
+code{background:#f3f3f3}
+"""
 NUMBER_COLUMNS = ('claimed', 'reproduced', 'epochs', 'wall_seconds')
-INDEX_COLUMNS = ['experiment', 'claimed', 'reproduced', 'metric', 'dataset', 'epochs', 'wall_seconds', 'status', 'note']
+INDEX_COLUMNS = [
+    'experiment',
+    'claimed',
+    'reproduced',
+    'metric',
+    'dataset',
+    'epochs',
+    'wall_seconds',
+    'status',
+    'note',
+]
+
 
 def as_html(text) -> str:
     "Text escaped for HTML, with `code` spans kept as code."
     return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(str(text)))
 
-def status_counts(rows:list) -> str:
-    "e.g. '9 done, 2 done from random weights, 1 not run'."
-    kinds = Counter('done from random weights' if 'random init' in r['status'] else r['status'].split(':')[0].split(' (')[0] for r in rows)
-    return ', '.join(f"{n} {kind}" for kind, n in kinds.items())
 
-def rows_table(rows:list) -> str:
-    "One report's rows as an HTML table: numbers right-aligned, notes shown, random-init and not-run rows marked."
+def status_counts(rows: list) -> str:
+    "e.g. '9 done, 2 done from random weights, 1 not run'."
+    kinds = Counter(
+        'done from random weights'
+        if 'random init' in r['status']
+        else r['status'].split(':')[0].split(' (')[0]
+        for r in rows
+    )
+    return ', '.join(f'{n} {kind}' for kind, n in kinds.items())
+
+
+def cell_class(column: str) -> str:
+    "The CSS class of a table cell: numbers right-aligned, notes greyed."
+    if column in NUMBER_COLUMNS:
+        return 'num'
+    if column == 'note':
+        return 'note'
+    return ''
+
+
+def rows_table(rows: list) -> str:
+    """One report's rows as an HTML table: numbers right-aligned, notes shown, random-init and not-run rows
+    marked."""
     shown = readable(pd.DataFrame(rows, columns=ROW_COLUMNS))[INDEX_COLUMNS]
-    head = ''.join(f'<th class="{"num" if c in NUMBER_COLUMNS else ""}">{c.replace("_", " ")}</th>' for c in INDEX_COLUMNS)
+    head = ''.join(
+        f'<th class="{"num" if c in NUMBER_COLUMNS else ""}">{c.replace("_", " ")}</th>'
+        for c in INDEX_COLUMNS
+    )
     body = []
     for _, row in shown.iterrows():
-        kind = 'random' if 'random init' in row.status else 'notrun' if not row.status.startswith('done') else ''
-        cells = ''.join(f'<td class="{"num" if c in NUMBER_COLUMNS else "note" if c == "note" else ""}">{as_html(row[c])}</td>' for c in INDEX_COLUMNS)
+        if 'random init' in row.status:
+            kind = 'random'
+        elif not row.status.startswith('done'):
+            kind = 'notrun'
+        else:
+            kind = ''
+        cells = ''.join(f'<td class="{cell_class(c)}">{as_html(row[c])}</td>' for c in INDEX_COLUMNS)
         body.append(f'<tr class="{kind}">{cells}</tr>')
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 # %% ../nbs/09b_cli.ipynb #cl1sum04
-def claims_chart(folder:Path, rows:list, profile:str) -> str|None:
-    "Draw one report's claimed-vs-reproduced chart into its folder; the file name, or None when no row has a number."
+def claims_chart(folder: Path, rows: list, profile: str) -> str | None:
+    """Draw one report's claimed-vs-reproduced chart into its folder; the file name, or None when no row has
+    a number."""
     frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
-    if frame[['claimed', 'reproduced']].isna().all().all(): return None
+    if frame[['claimed', 'reproduced']].isna().all().all():
+        return None
     with matplotlib.rc_context({'backend': 'Agg'}):
-        fig = plot_claims(frame, title=f"{folder.name}: claimed vs reproduced ({profile}"
-                                       + (", not the writeup's data" if profile != 'full' else '') + ")")
-        fig.savefig(folder/'claims.png', dpi=80)
+        fig = plot_claims(
+            frame,
+            title=f'{folder.name}: claimed vs reproduced ({profile}'
+            + (", not the writeup's data" if profile != 'full' else '')
+            + ')',
+        )
+        fig.savefig(folder / 'claims.png', dpi=80)
         plt.close(fig)
     return 'claims.png'
 
-def report_section(folder:Path, rows:list) -> str:
+
+def report_section(folder: Path, rows: list) -> str:
     "One report's part of index.html."
-    metrics = json.loads((folder/'metrics.json').read_text()) if (folder/'metrics.json').exists() else {}
-    page = folder/f'{folder.name}.html'
-    title = notebook_title(folder/f'{folder.name}.ipynb') if (folder/f'{folder.name}.ipynb').exists() else folder.name
+    metrics = json.loads((folder / 'metrics.json').read_text()) if (folder / 'metrics.json').exists() else {}
+    page = folder / f'{folder.name}.html'
+    title = (
+        notebook_title(folder / f'{folder.name}.ipynb')
+        if (folder / f'{folder.name}.ipynb').exists()
+        else folder.name
+    )
     heading = f'<a href="{folder.name}/{page.name}">{as_html(title)}</a>' if page.exists() else as_html(title)
     environment_ = metrics.get('environment', {})
-    meta = (f"profile <b>{as_html(metrics.get('profile', '?'))}</b> · {as_html(environment_.get('device_name', environment_.get('device', '?')))}"
-            f" · {as_html(metrics.get('written', ''))} · {metrics.get('wall_seconds', 0):.0f} s · {status_counts(rows)}")
+    meta = (
+        f'profile <b>{as_html(metrics.get("profile", "?"))}</b> · '
+        f'{as_html(environment_.get("device_name", environment_.get("device", "?")))}'
+        f' · {as_html(metrics.get("written", ""))} · {metrics.get("wall_seconds", 0):.0f} s · '
+        f'{status_counts(rows)}'
+    )
     chart = claims_chart(folder, rows, metrics.get('profile', '')) if rows else None
     figures = sorted(p.name for p in folder.glob('*.png') if p.name != 'claims.png')
     links = ' · '.join(f'<a href="{folder.name}/{name}">{name}</a>' for name in figures)
-    return (f'<section><h2>{heading}</h2><p class="meta">{meta}</p>'
-            + (f'<img src="{folder.name}/{chart}" alt="claimed vs reproduced">' if chart else '')
-            + (f'<p>figures: {links}</p>' if links else '') + rows_table(rows) + '</section>')
+    return (
+        f'<section><h2>{heading}</h2><p class="meta">{meta}</p>'
+        + (f'<img src="{folder.name}/{chart}" alt="claimed vs reproduced">' if chart else '')
+        + (f'<p>figures: {links}</p>' if links else '')
+        + rows_table(rows)
+        + '</section>'
+    )
 
 # %% ../nbs/09b_cli.ipynb #ea1b1839
-def write_summary(settings:Settings|None=None, results:list|None=None) -> Path:
+def write_summary(settings: Settings | None = None, results: list | None = None) -> Path:
     "Gather every report's rows into reports_out/summary.json, summary.md and index.html."
     settings = settings or get_settings()
     out = settings.reports_out
     out.mkdir(parents=True, exist_ok=True)
-    folders = sorted(p for p in out.iterdir() if p.is_dir() and (p/'metrics.json').exists())
+    folders = sorted(p for p in out.iterdir() if p.is_dir() and (p / 'metrics.json').exists())
     rows = [row for folder in folders for row in summary_rows(folder)] + failed_rows(results)
-    save_json(dict(rows=rows, environment=environment('cpu'), written=time.strftime('%Y-%m-%d %H:%M:%S')), out/'summary.json')
-    note = ("Claimed numbers are the writeups' own; reproduced numbers come from the runs listed. "
-            "A profile other than full runs on stand-in data, and a status 'done (random init ...)' means the model started "
-            "from random weights where the writeup had ImageNet ones: compare with care.")
+    save_json(
+        dict(rows=rows, environment=environment('cpu'), written=time.strftime('%Y-%m-%d %H:%M:%S')),
+        out / 'summary.json',
+    )
+    note = (
+        "Claimed numbers are the writeups' own; reproduced numbers come from the runs listed. "
+        "A profile other than full runs on stand-in data, and a status 'done (random init ...)' means "
+        'the model started '
+        'from random weights where the writeup had ImageNet ones: compare with care.'
+    )
     frame = readable(pd.DataFrame(rows, columns=ROW_COLUMNS))
-    markdown = "# Report summary\n\n" + note + "\n\n" + frame.to_markdown(index=False) + "\n"
-    atomic_write(out/'summary.md', lambda tmp: Path(tmp).write_text(markdown))
+    markdown = '# Report summary\n\n' + note + '\n\n' + frame.to_markdown(index=False) + '\n'
+    atomic_write(out / 'summary.md', lambda tmp: Path(tmp).write_text(markdown))
     sections = [report_section(folder, [r for r in rows if r['report'] == folder.name]) for folder in folders]
     failed = [r for r in rows if r['status'].startswith('failed')]
-    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit reports</title><style>{INDEX_CSS}</style></head>"
-            f"<body><h1>course_kit reports</h1><p class='meta'>written {time.strftime('%Y-%m-%d %H:%M')}</p><p>{as_html(note)}</p>"
-            + (f"<section><h2>Failed reports</h2>{rows_table(failed)}</section>" if failed else '') + ''.join(sections) + "</body></html>")
-    atomic_write(out/'index.html', lambda tmp: Path(tmp).write_text(page, encoding='utf-8'))
-    return out/'summary.json'
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit "
+        f'reports</title><style>{INDEX_CSS}</style></head>'
+        "<body><h1>course_kit reports</h1><p class='meta'>written "
+        f'{time.strftime("%Y-%m-%d %H:%M")}</p><p>{as_html(note)}</p>'
+        + (f'<section><h2>Failed reports</h2>{rows_table(failed)}</section>' if failed else '')
+        + ''.join(sections)
+        + '</body></html>'
+    )
+    atomic_write(out / 'index.html', lambda tmp: Path(tmp).write_text(page, encoding='utf-8'))
+    return out / 'summary.json'
 
 # %% ../nbs/09b_cli.ipynb #994445c7
 def parser() -> argparse.ArgumentParser:
     "The command line of `course-kit`."
-    top = argparse.ArgumentParser(prog='course-kit', description='course_kit: run the report notebooks; make and grade student copies.')
+    top = argparse.ArgumentParser(
+        prog='course-kit', description='course_kit: run the report notebooks; make and grade student copies.'
+    )
     commands = top.add_subparsers(dest='command', required=True)
     report = commands.add_parser('report', help='list or run report notebooks')
     actions = report.add_subparsers(dest='action', required=True)
@@ -260,61 +429,91 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument('names', nargs='*', help='report names (see: course-kit report list)')
     run.add_argument('--all', action='store_true', help='run every report')
     run.add_argument('--profile', help='smoke, standin or full (for reports that have profiles)')
-    run.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('KEY', 'VALUE'),
-                     help='a report parameter, e.g. -p epochs 3 (repeatable)')
+    run.add_argument(
+        '-p',
+        '--parameter',
+        nargs=2,
+        action='append',
+        default=[],
+        metavar=('KEY', 'VALUE'),
+        help='a report parameter, e.g. -p epochs 3 (repeatable)',
+    )
     run.add_argument('--jobs', type=int, default=1, help='reports to run at once (default 1)')
-    run.add_argument('--force', action='store_true', help='re-run reports already done with the same parameters and code')
-    student = commands.add_parser('student', help='write student copies of the lessons (solutions replaced by stubs)')
+    run.add_argument(
+        '--force', action='store_true', help='re-run reports already done with the same parameters and code'
+    )
+    student = commands.add_parser(
+        'student', help='write student copies of the lessons (solutions replaced by stubs)'
+    )
     student.add_argument('--out', help='folder for the copies (default: student/)')
-    grade = commands.add_parser('grade', help='run a folder of completed student notebooks and tabulate their checks')
+    grade = commands.add_parser(
+        'grade', help='run a folder of completed student notebooks and tabulate their checks'
+    )
     grade.add_argument('folder', help='one sub-folder (or one notebook) per student')
-    grade.add_argument('--out', help='folder for the executed notebooks, grades.csv and grades.html (default: reports_out/grades)')
+    grade.add_argument(
+        '--out',
+        help='folder for the executed notebooks, grades.csv and grades.html (default: reports_out/grades)',
+    )
     grade.add_argument('--timeout', type=int, default=120, help='seconds any one cell may run (default 120)')
     return top
+
 
 def print_list():
     for name in list_reports():
         print(name)
         for key, info in report_parameters(name).items():
-            print(f"    {key:<14} {info['type']:<6} = {info['default']:<16} {info['help']}")
+            print(f'    {key:<14} {info["type"]:<6} = {info["default"]:<16} {info["help"]}')
 
 # %% ../nbs/09b_cli.ipynb #cl2exer
 def exercises_command(args) -> int:
     "`course-kit student` and `course-kit grade`."
     if args.command == 'student':
         copies = student_copies(args.out)
-        print(f"wrote {len(copies)} student copies to {copies[0].parent}" if copies else "no lesson notebooks found")
+        print(
+            f'wrote {len(copies)} student copies to {copies[0].parent}'
+            if copies
+            else 'no lesson notebooks found'
+        )
         return 0
     table = grade_folder(args.folder, args.out, args.timeout, log=lambda m: print(m, flush=True))
     print(table.to_string(index=False))
     return 0
 
 # %% ../nbs/09b_cli.ipynb #14e470ae
-def main(argv:list|None=None) -> int:
+def main(argv: list | None = None) -> int:
     "Entry point of the `course-kit` command."
     args = parser().parse_args(argv)
     if args.command in ('student', 'grade'):
-        try: return exercises_command(args)
+        try:
+            return exercises_command(args)
         except (CourseKitError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
+            print(f'error: {e}', file=sys.stderr)
             return 2
     try:
         if args.action == 'list':
             print_list()
             return 0
         names = list_reports() if args.all else args.names
-        if not names: raise SettingsError("no report named", fix="give report names or --all; see `course-kit report list`")
-        plans = [plan(name, args.parameter, args.profile) for name in names]  # check everything before running anything
+        if not names:
+            raise SettingsError(
+                'no report named', fix='give report names or --all; see `course-kit report list`'
+            )
+        # check everything before running anything
+        plans = [plan(name, args.parameter, args.profile) for name in names]
         writable_folder(get_settings().reports_out, 'reports_out')
     except CourseKitError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f'error: {e}', file=sys.stderr)
         return 2
     try:
         results = run_reports(plans, jobs=args.jobs, force=args.force, log=lambda m: print(m, flush=True))
-        print(f"summary: {write_summary(results=results).parent/'index.html'}")
+        print(f'summary: {write_summary(results=results).parent / "index.html"}')
     except (CourseKitError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f'error: {e}', file=sys.stderr)
         return 2
     for r in [r for r in results if r['status'] == 'failed']:
-        print(f"FAILED report {r['report']}: {r['error']}\n  -> read {r['out_dir']}/{r['report']}.html for the whole traceback", file=sys.stderr)
+        print(
+            f'FAILED report {r["report"]}: {r["error"]}\n  -> read {r["out_dir"]}/{r["report"]}.html for '
+            'the whole traceback',
+            file=sys.stderr,
+        )
     return 1 if any(r['status'] == 'failed' for r in results) else 0

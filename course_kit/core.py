@@ -1,4 +1,5 @@
-"""The few things every other module needs: where files go, which device to use, how to make a run repeatable, and errors that tell you what to do.
+"""The few things every other module needs: where files go, which device to use, how to make a run
+repeatable, and errors that tell you what to do.
 
 Docs: https://course-kit.github.io/course_kit/core.html.md"""
 
@@ -6,7 +7,13 @@ Docs: https://course-kit.github.io/course_kit/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #06c5e99f
 from __future__ import annotations
-import configparser, difflib, json, os, platform, random, warnings
+import configparser
+import difflib
+import json
+import os
+import platform
+import random
+import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -21,141 +28,216 @@ __all__ = ['CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError
            'environment', 'save_json', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
-warnings.filterwarnings('ignore', message=r'`torch\.jit\.script` is deprecated', category=FutureWarning, module=r'torch\.jit\._script')
-warnings.filterwarnings('ignore', message=r"The 'mode\.chained_assignment' option is deprecated", module=r'fastai\.tabular\.core')
+warnings.filterwarnings(
+    'ignore',
+    message=r'`torch\.jit\.script` is deprecated',
+    category=FutureWarning,
+    module=r'torch\.jit\._script',
+)
+warnings.filterwarnings(
+    'ignore', message=r"The 'mode\.chained_assignment' option is deprecated", module=r'fastai\.tabular\.core'
+)
 
 # %% ../nbs/00_core.ipynb #422921ab
 class CourseKitError(Exception):
     "Base class of the kit's errors: a message saying what went wrong, and a `fix` saying what to do."
-    def __init__(self, message:str, # what went wrong
-                 fix:str=''): # what the user should do about it
+
+    def __init__(
+        self,
+        message: str,  # what went wrong
+        fix: str = '',
+    ):  # what the user should do about it
         self.message = message
         self.fix = fix
-        super().__init__(message + (f"\n  -> {fix}" if fix else ''))
+        super().__init__(message + (f'\n  -> {fix}' if fix else ''))
 
-class SettingsError(CourseKitError):  "A setting, a parameter or a report parameter has a bad name or value."
-class DataNotFoundError(CourseKitError): "A data set is not on disk and cannot be downloaded."
-class BadDataError(CourseKitError): "Data is on disk but unreadable or in the wrong layout."
-class WeightsNotFoundError(CourseKitError): "Pretrained weights are not cached and cannot be downloaded."
-class UnknownNameError(CourseKitError): "A model, data set, recipe or report name the kit does not know."
-class CheckpointError(CourseKitError): "A checkpoint file is truncated, foreign or inconsistent."
-class TrainingDiverged(CourseKitError): "The loss became NaN or infinite."
+
+class SettingsError(CourseKitError):
+    "A setting, a parameter or a report parameter has a bad name or value."
+
+
+class DataNotFoundError(CourseKitError):
+    "A data set is not on disk and cannot be downloaded."
+
+
+class BadDataError(CourseKitError):
+    "Data is on disk but unreadable or in the wrong layout."
+
+
+class WeightsNotFoundError(CourseKitError):
+    "Pretrained weights are not cached and cannot be downloaded."
+
+
+class UnknownNameError(CourseKitError):
+    "A model, data set, recipe or report name the kit does not know."
+
+
+class CheckpointError(CourseKitError):
+    "A checkpoint file is truncated, foreign or inconsistent."
+
+
+class TrainingDiverged(CourseKitError):
+    "The loss became NaN or infinite."
 
 # %% ../nbs/00_core.ipynb #02f156f9
-def unknown_name(kind:str, # what was being looked up, e.g. 'model'
-                 name:str, # the name that was asked for
-                 known, # the names that exist
-                ) -> UnknownNameError:
+def unknown_name(
+    kind: str,  # what was being looked up, e.g. 'model'
+    name: str,  # the name that was asked for
+    known,  # the names that exist
+) -> UnknownNameError:
     "An `UnknownNameError` listing what is accepted, with the closest match first."
     known = sorted(known)
     close = difflib.get_close_matches(str(name), known, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ''
-    return UnknownNameError(f"unknown {kind} {name!r}", fix=f"{hint}accepted: {', '.join(known)}")
+    hint = f'did you mean {close[0]!r}? ' if close else ''
+    return UnknownNameError(f'unknown {kind} {name!r}', fix=f'{hint}accepted: {", ".join(known)}')
 
 # %% ../nbs/00_core.ipynb #53b38d7d
-ACCEPTS = {'bool': 'true or false', 'int': 'a whole number', 'float': 'a number', 'Path': 'a path',
-           'str': 'text', 'list': 'a Python list, e.g. [1, 2]', 'tuple': 'a Python tuple', 'dict': 'a Python dict'}
+ACCEPTS = {
+    'bool': 'true or false',
+    'int': 'a whole number',
+    'float': 'a number',
+    'Path': 'a path',
+    'str': 'text',
+    'list': 'a Python list, e.g. [1, 2]',
+    'tuple': 'a Python tuple',
+    'dict': 'a Python dict',
+}
 
-def parse_value(text, # the text to convert (a value of the right type is returned unchanged)
-                kind:str, # 'bool', 'int', 'float', 'Path', 'str', 'list', 'tuple' or 'dict'
-                name:str, # what it is for, named in the error, e.g. "setting 'seed'"
-                fix:str='', # extra advice for the error (e.g. the other parameters)
-               ):
+
+def parse_value(
+    text,  # the text to convert (a value of the right type is returned unchanged)
+    kind: str,  # 'bool', 'int', 'float', 'Path', 'str', 'list', 'tuple' or 'dict'
+    name: str,  # what it is for, named in the error, e.g. "setting 'seed'"
+    fix: str = '',  # extra advice for the error (e.g. the other parameters)
+):
     "`text` as a value of type `kind`, or a `SettingsError` naming `name` and what it accepts."
     import ast
-    if not isinstance(text, str): return Path(text) if kind == 'Path' else text
+
+    if not isinstance(text, str):
+        return Path(text) if kind == 'Path' else text
     value = text.strip()
     try:
         if kind == 'bool':
-            if value.lower() in ('1', 'true', 'yes', 'on'): return True
-            if value.lower() in ('0', 'false', 'no', 'off'): return False
+            if value.lower() in ('1', 'true', 'yes', 'on'):
+                return True
+            if value.lower() in ('0', 'false', 'no', 'off'):
+                return False
             raise ValueError
-        if kind == 'int': return int(value)
-        if kind == 'float': return float(value)
-        if kind == 'Path': return Path(value).expanduser()
+        if kind == 'int':
+            return int(value)
+        if kind == 'float':
+            return float(value)
+        if kind == 'Path':
+            return Path(value).expanduser()
         if kind in ('list', 'tuple', 'dict'):
             parsed = ast.literal_eval(value)
-            if not isinstance(parsed, (list, tuple, dict)): raise ValueError
+            if not isinstance(parsed, (list, tuple, dict)):
+                raise ValueError
             return parsed
         return value
     except (ValueError, SyntaxError):
         short = name.split()[-1].strip("'")
-        advice = f"{short} accepts a value of type {kind} ({ACCEPTS.get(kind, kind)})" + (f"; {fix}" if fix else '')
-        raise SettingsError(f"{name} got {value!r}", fix=advice) from None
+        advice = f'{short} accepts a value of type {kind} ({ACCEPTS.get(kind, kind)})' + (
+            f'; {fix}' if fix else ''
+        )
+        raise SettingsError(f'{name} got {value!r}', fix=advice) from None
 
 # %% ../nbs/00_core.ipynb #2d428c3b
-def check_count(value, name:str, low:int=1):
+def check_count(value, name: str, low: int = 1):
     "A `SettingsError` naming `name` unless `value` is a whole number >= `low`."
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise SettingsError(f"{name}={value!r}", fix=f"{name} accepts a whole number >= {low}")
+        raise SettingsError(f'{name}={value!r}', fix=f'{name} accepts a whole number >= {low}')
     return value
 
 # %% ../nbs/00_core.ipynb #26bf7b09
 @dataclass(frozen=True)
 class Settings:
     "The kit's settings (see `settings.ini`)."
-    data_dir: Path = Path('data')            # where data sets are looked for
-    runs_dir: Path = Path('runs')            # checkpoints and run records
-    reports_out: Path = Path('reports/_out') # executed reports, HTML, metrics
-    device: str = 'auto'                     # auto, cpu, cuda, cuda:N or mps
-    num_workers: int = 0                     # DataLoader workers for folder data sets
-    seed: int = 42                           # default random seed
-    allow_download: bool = True              # may the kit download data and weights when the network answers?
-    root: Path = Path('.')                   # folder of settings.ini (relative paths start here)
+
+    data_dir: Path = Path('data')  # where data sets are looked for
+    runs_dir: Path = Path('runs')  # checkpoints and run records
+    reports_out: Path = Path('reports/_out')  # executed reports, HTML, metrics
+    device: str = 'auto'  # auto, cpu, cuda, cuda:N or mps
+    num_workers: int = 0  # DataLoader workers for folder data sets
+    seed: int = 42  # default random seed
+    allow_download: bool = True  # may the kit download data and weights when the network answers?
+    root: Path = Path('.')  # folder of settings.ini (relative paths start here)
 
 # %% ../nbs/00_core.ipynb #56f74d36
 SETTINGS_KEYS = [f.name for f in fields(Settings) if f.name != 'root']
 PATH_KEYS = ('data_dir', 'runs_dir', 'reports_out')
 
-def find_settings_file(start:Path|str|None=None) -> Path|None:
-    "`$COURSE_KIT_SETTINGS`, else the nearest `settings.ini` with a [course_kit] section in `start` (default: cwd) or a parent."
-    if os.environ.get('COURSE_KIT_SETTINGS'): return Path(os.environ['COURSE_KIT_SETTINGS'])
+
+def find_settings_file(start: Path | str | None = None) -> Path | None:
+    """`$COURSE_KIT_SETTINGS`, else the nearest `settings.ini` with a [course_kit] section in `start`
+    (default: cwd) or a parent."""
+    if os.environ.get('COURSE_KIT_SETTINGS'):
+        return Path(os.environ['COURSE_KIT_SETTINGS'])
     here = Path(start or Path.cwd()).resolve()
     for folder in [here, *here.parents]:
-        candidate = folder/'settings.ini'
-        if candidate.exists() and '[course_kit]' in candidate.read_text(): return candidate
+        candidate = folder / 'settings.ini'
+        if candidate.exists() and '[course_kit]' in candidate.read_text():
+            return candidate
     return None
 
-def read_settings_file(path:Path) -> dict:
+
+def read_settings_file(path: Path) -> dict:
     "The [course_kit] entries of a settings file, as text; errors name the file and the key."
-    if not path.exists(): raise SettingsError(f"settings file {path} does not exist", fix="create it or unset COURSE_KIT_SETTINGS")
+    if not path.exists():
+        raise SettingsError(
+            f'settings file {path} does not exist', fix='create it or unset COURSE_KIT_SETTINGS'
+        )
     parser = configparser.ConfigParser()
-    try: parser.read(path)
+    try:
+        parser.read(path)
     except configparser.MissingSectionHeaderError:
-        raise SettingsError(f"{path} has no [course_kit] section", fix="start the file with a line [course_kit]") from None
+        raise SettingsError(
+            f'{path} has no [course_kit] section', fix='start the file with a line [course_kit]'
+        ) from None
     except configparser.Error as e:
-        raise SettingsError(f"{path} is not a readable settings file ({str(e).splitlines()[0]})", fix="write it as `key = value` lines under [course_kit]") from None
+        raise SettingsError(
+            f'{path} is not a readable settings file ({str(e).splitlines()[0]})',
+            fix='write it as `key = value` lines under [course_kit]',
+        ) from None
     if not parser.has_section('course_kit'):
-        raise SettingsError(f"{path} has no [course_kit] section", fix="start the file with a line [course_kit]")
+        raise SettingsError(
+            f'{path} has no [course_kit] section', fix='start the file with a line [course_kit]'
+        )
     for key in parser['course_kit']:
-        if key not in SETTINGS_KEYS: raise unknown_name(f'setting in {path}', key, SETTINGS_KEYS)
+        if key not in SETTINGS_KEYS:
+            raise unknown_name(f'setting in {path}', key, SETTINGS_KEYS)
     return dict(parser['course_kit'])
 
 # %% ../nbs/00_core.ipynb #d34ba2f9
-def get_settings(path:Path|str|None=None, # a settings.ini to read (default: `find_settings_file()`)
-                 **overrides, # any setting, e.g. `device='cpu'`; wins over file and environment
-                ) -> Settings:
+def get_settings(
+    path: Path | str | None = None,  # a settings.ini to read (default: `find_settings_file()`)
+    **overrides,  # any setting, e.g. `device='cpu'`; wins over file and environment
+) -> Settings:
     "Read the kit's settings: file, then `COURSE_KIT_*` environment variables, then `overrides`."
     unknown = set(overrides) - set(SETTINGS_KEYS)
-    if unknown: raise unknown_name('setting', sorted(unknown)[0], SETTINGS_KEYS)
+    if unknown:
+        raise unknown_name('setting', sorted(unknown)[0], SETTINGS_KEYS)
     path = Path(path) if path else find_settings_file()
     values = read_settings_file(path) if path is not None else {}
     root = path.resolve().parent if path is not None else Path.cwd()
     for key in SETTINGS_KEYS:
         env = os.environ.get(f'COURSE_KIT_{key.upper()}')
-        if env is not None: values[key] = env
+        if env is not None:
+            values[key] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
     kinds = {f.name: f.type for f in fields(Settings)}
-    typed = {key: parse_value(value, kinds[key], f"setting {key!r}") for key, value in values.items()}
-    if 'num_workers' in typed: check_count(typed['num_workers'], 'num_workers', 0)
+    typed = {key: parse_value(value, kinds[key], f'setting {key!r}') for key, value in values.items()}
+    if 'num_workers' in typed:
+        check_count(typed['num_workers'], 'num_workers', 0)
     for key in PATH_KEYS:
-        typed[key] = root/typed.get(key, getattr(Settings, key))   # an absolute path stays as it is
+        typed[key] = root / typed.get(key, getattr(Settings, key))  # an absolute path stays as it is
     return replace(Settings(root=root), **typed)
 
 # %% ../nbs/00_core.ipynb #451daae7
-def seed_everything(seed:int|None=None, # the seed (default: the `seed` setting)
-                    deterministic:bool=False, # ask cuDNN for deterministic algorithms (slower)
-                   ) -> int:
+def seed_everything(
+    seed: int | None = None,  # the seed (default: the `seed` setting)
+    deterministic: bool = False,  # ask cuDNN for deterministic algorithms (slower)
+) -> int:
     "Seed python, numpy and torch (CPU and all GPUs); set cuDNN's flags. Returns the seed used."
     seed = get_settings().seed if seed is None else int(seed)
     random.seed(seed)
@@ -166,67 +248,103 @@ def seed_everything(seed:int|None=None, # the seed (default: the `seed` setting)
     return seed
 
 # %% ../nbs/00_core.ipynb #50f4f0dc
-def get_device(device:str|torch.device|None=None, # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' (default: the `device` setting)
-              ) -> torch.device:
+# 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' (default: the `device` setting)
+def get_device(
+    device: str | torch.device | None = None,
+) -> torch.device:
     "The torch device to use: `auto` picks cuda, then mps, then cpu."
-    if isinstance(device, torch.device): return device
+    if isinstance(device, torch.device):
+        return device
     name = (device or get_settings().device).strip().lower()
     if name == 'auto':
-        if torch.cuda.is_available(): return torch.device('cuda')
-        if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
+        if torch.cuda.is_available():
+            return torch.device('cuda')
+        if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available():
+            return torch.device('mps')
         return torch.device('cpu')
-    try: chosen = torch.device(name)
-    except RuntimeError: raise SettingsError(f"unknown device {name!r}", fix="use auto, cpu, cuda, cuda:N or mps") from None
+    try:
+        chosen = torch.device(name)
+    except RuntimeError:
+        raise SettingsError(f'unknown device {name!r}', fix='use auto, cpu, cuda, cuda:N or mps') from None
     if chosen.type == 'cuda' and not torch.cuda.is_available():
-        raise SettingsError(f"device {name!r} was asked for but this machine has no CUDA GPU", fix="use device='auto' or 'cpu'")
+        raise SettingsError(
+            f'device {name!r} was asked for but this machine has no CUDA GPU',
+            fix="use device='auto' or 'cpu'",
+        )
     if chosen.type == 'mps' and not torch.backends.mps.is_available():
-        raise SettingsError("device 'mps' was asked for but is not available here", fix="use device='auto' or 'cpu'")
+        raise SettingsError(
+            "device 'mps' was asked for but is not available here", fix="use device='auto' or 'cpu'"
+        )
     return chosen
 
 # %% ../nbs/00_core.ipynb #633bfcdf
-def kit_path(key:str, # 'data_dir', 'runs_dir' or 'reports_out'
-             *parts:str, # sub-folders below it
-             make:bool=True, # create the folder if missing
-             settings:Settings|None=None) -> Path:
+def kit_path(
+    key: str,  # 'data_dir', 'runs_dir' or 'reports_out'
+    *parts: str,  # sub-folders below it
+    make: bool = True,  # create the folder if missing
+    settings: Settings | None = None,
+) -> Path:
     "A folder from the settings, e.g. `kit_path('runs_dir', 'quickstart')`."
     settings = settings or get_settings()
-    if key not in PATH_KEYS: raise unknown_name('path setting', key, PATH_KEYS)
+    if key not in PATH_KEYS:
+        raise unknown_name('path setting', key, PATH_KEYS)
     path = Path(getattr(settings, key), *parts)
-    if make: path.mkdir(parents=True, exist_ok=True)
+    if make:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
-def device_name(device:torch.device|str|None=None) -> str:
+
+def device_name(device: torch.device | str | None = None) -> str:
     "A readable name of the device: the GPU's model, or the CPU's architecture."
     device = get_device(device)
-    if device.type == 'cuda': return torch.cuda.get_device_name(device)
-    if device.type == 'mps': return 'Apple MPS'
-    return f"cpu ({platform.machine()}, {os.cpu_count()} cores)"
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    if device.type == 'mps':
+        return 'Apple MPS'
+    return f'cpu ({platform.machine()}, {os.cpu_count()} cores)'
 
 # %% ../nbs/00_core.ipynb #1bd2ffa8
-def environment(device:torch.device|str|None=None) -> dict:
+def environment(device: torch.device | str | None = None) -> dict:
     "Versions of python and the libraries, and the device: what a measured number depends on."
     from importlib.metadata import version, PackageNotFoundError
+
     def installed(package):
-        try: return version(package)
-        except PackageNotFoundError: return None
-    return dict(python=platform.python_version(), torch=torch.__version__, torchvision=torchvision.__version__,
-                fastai=installed('fastai'), numpy=np.__version__, course_kit=installed('course-kit'),
-                device=str(get_device(device)), device_name=device_name(device), platform=platform.platform())
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    return dict(
+        python=platform.python_version(),
+        torch=torch.__version__,
+        torchvision=torchvision.__version__,
+        fastai=installed('fastai'),
+        numpy=np.__version__,
+        course_kit=installed('course-kit'),
+        device=str(get_device(device)),
+        device_name=device_name(device),
+        platform=platform.platform(),
+    )
 
 # %% ../nbs/00_core.ipynb #e3c56146
-def fsync(path:Path):
+def fsync(path: Path):
     "Flush a file (or a folder's entry list) to the disk, so that a crash after a rename keeps its content."
     fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    except OSError: pass              # some file systems refuse to sync a folder
-    finally: os.close(fd)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse to sync a folder
+    finally:
+        os.close(fd)
 
-def atomic_write(path:Path|str, # the file to write
-                 write, # function taking the temporary path and writing to it
-                ) -> Path:
+
+def atomic_write(
+    path: Path | str,  # the file to write
+    write,  # function taking the temporary path and writing to it
+) -> Path:
     "Call `write(tmp_path)`, flush it to disk, then rename it over `path`; on failure `path` is untouched."
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -234,13 +352,17 @@ def atomic_write(path:Path|str, # the file to write
         os.replace(tmp, path)
         fsync(path.parent)
     except PermissionError:
-        raise SettingsError(f"cannot write {path}: its folder {path.parent} is not writable", fix="choose a folder you can write to") from None
+        raise SettingsError(
+            f'cannot write {path}: its folder {path.parent} is not writable',
+            fix='choose a folder you can write to',
+        ) from None
     finally:
-        if tmp.exists(): tmp.unlink()
+        if tmp.exists():
+            tmp.unlink()
     return path
 
 # %% ../nbs/00_core.ipynb #26a59b05
-def save_json(obj, path:Path|str) -> Path:
+def save_json(obj, path: Path | str) -> Path:
     "Write `obj` as indented JSON, atomically."
     text = json.dumps(obj, indent=2, default=str)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text + '\n'))
@@ -248,31 +370,46 @@ def save_json(obj, path:Path|str) -> Path:
 # %% ../nbs/00_core.ipynb #ck02check
 CHECK_MIME = 'application/vnd.course-kit.check+json'
 
+
 def in_notebook() -> bool:
     "Is this code running in a Jupyter kernel (JupyterLab, papermill), not in a script or under nbdev-test?"
-    try: return type(get_ipython()).__name__ == 'ZMQInteractiveShell'
-    except NameError: return False
+    try:
+        return type(get_ipython()).__name__ == 'ZMQInteractiveShell'
+    except NameError:
+        return False
 
-def show_check(exercise:str, passed:bool, message:str):
+
+def show_check(exercise: str, passed: bool, message: str):
     "One line for the student, and the result as data for the grader."
-    text = f"{'✅' if passed else '❌'} exercise {exercise}: " + ('pass' if passed else f"fail: {message}")
+    text = f'{"✅" if passed else "❌"} exercise {exercise}: ' + ('pass' if passed else f'fail: {message}')
     if in_notebook():
-        display({'text/plain': text, CHECK_MIME: dict(exercise=exercise, passed=passed, message=message)}, raw=True)
-    else: print(text)
+        display(
+            {'text/plain': text, CHECK_MIME: dict(exercise=exercise, passed=passed, message=message)},
+            raw=True,
+        )
+    else:
+        print(text)
 
 # %% ../nbs/00_core.ipynb #ck03check
-def check(exercise:str, # the exercise's number, e.g. '2.1'
-          test, # a function that tries the answer and raises AssertionError('hint') when it is wrong
-          hint:str='', # added to a failure that is not an AssertionError with its own message
-          strict:bool|None=None, # raise on a failure (default: only outside a notebook, i.e. under nbdev-test)
-         ) -> bool:
-    "Run one exercise's check: show pass, or fail with a hint. Outside a notebook (nbdev-test) a failure raises."
+def check(
+    exercise: str,  # the exercise's number, e.g. '2.1'
+    test,  # a function that tries the answer and raises AssertionError('hint') when it is wrong
+    hint: str = '',  # added to a failure that is not an AssertionError with its own message
+    # raise on a failure (default: only outside a notebook, i.e. under nbdev-test)
+    strict: bool | None = None,
+) -> bool:
+    """Run one exercise's check: show pass, or fail with a hint. Outside a notebook (nbdev-test) a failure
+    raises."""
     try:
         test()
         passed, message = True, 'pass'
-    except NotImplementedError as e: passed, message = False, f"not done yet ({e})" if str(e) else 'not done yet'
-    except AssertionError as e: passed, message = False, str(e) or hint or 'the answer is not right yet'
-    except Exception as e: passed, message = False, f"{type(e).__name__}: {e}" + (f" (hint: {hint})" if hint else '')
+    except NotImplementedError as e:
+        passed, message = False, f'not done yet ({e})' if str(e) else ('not done yet')
+    except AssertionError as e:
+        passed, message = False, str(e) or hint or 'the answer is not right yet'
+    except Exception as e:
+        passed, message = False, f'{type(e).__name__}: {e}' + (f' (hint: {hint})' if hint else '')
     show_check(exercise, passed, message)
-    if not passed and (not in_notebook() if strict is None else strict): raise AssertionError(f"exercise {exercise}: {message}")
+    if not passed and (not in_notebook() if strict is None else strict):
+        raise AssertionError(f'exercise {exercise}: {message}')
     return passed

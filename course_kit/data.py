@@ -1,4 +1,5 @@
-"""Every data set of the course as uint8 image tensors with labels, split into train/valid/test with a seed, and served in batches by a loader that plugs into fastai.
+"""Every data set of the course as uint8 image tensors with labels, split into train/valid/test with a
+seed, and served in batches by a loader that plugs into fastai.
 
 Docs: https://course-kit.github.io/course_kit/data.html.md"""
 
@@ -29,37 +30,60 @@ __all__ = ['ImageSet', 'Splits', 'split_set', 'digits_splits', 'show_images', 'p
 @dataclass(eq=False)
 class ImageSet(torch.utils.data.Dataset):
     "Images as a uint8 tensor (N, C, H, W), integer labels (N,) and class names."
+
     images: torch.Tensor  # uint8, (N, C, H, W)
     labels: torch.Tensor  # int64, (N,); -1 where a label is unknown
-    classes: list         # class names, index = label
-    names: list = None    # optional file names (kept for submissions)
+    classes: list  # class names, index = label
+    names: list = None  # optional file names (kept for submissions)
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
-            raise BadDataError(f"images must be a uint8 tensor (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}",
-                               fix="convert with (x * 255).round().to(torch.uint8) and add a channel axis")
+            raise BadDataError(
+                f'images must be a uint8 tensor (N, C, H, W), got {self.images.dtype} '
+                f'{tuple(self.images.shape)}',
+                fix='convert with (x * 255).round().to(torch.uint8) and add a channel axis',
+            )
         self.labels = torch.as_tensor(self.labels, dtype=torch.long)
         if len(self.labels) != len(self.images):
-            raise BadDataError(f"{len(self.images)} images but {len(self.labels)} labels", fix="give one label per image")
-    def __len__(self): return len(self.images)
-    def __getitem__(self, i): return self.images[i], self.labels[i]
+            raise BadDataError(
+                f'{len(self.images)} images but {len(self.labels)} labels', fix='give one label per image'
+            )
+
+    def __len__(self):
+        return len(self.images)
+
+    def __getitem__(self, i):
+        return self.images[i], self.labels[i]
+
     def subset(self, index) -> ImageSet:
         "The images at `index` (a tensor, list or slice of positions)."
         index = torch.as_tensor(index) if not isinstance(index, slice) else index
-        names = None if self.names is None else [self.names[i] for i in torch.arange(len(self))[index].tolist()]
+        names = (
+            None if self.names is None else [self.names[i] for i in torch.arange(len(self))[index].tolist()]
+        )
         return ImageSet(self.images[index], self.labels[index], self.classes, names)
+
     @property
-    def image_shape(self): return tuple(self.images.shape[1:])
+    def image_shape(self):
+        return tuple(self.images.shape[1:])
+
     def class_counts(self) -> dict:
         "How many images of each class (unknown labels not counted)."
         counts = torch.bincount(self.labels[self.labels >= 0], minlength=len(self.classes))
         return dict(zip(self.classes, counts.tolist()))
+
     def __repr__(self):
-        return f"ImageSet({len(self)} images of shape {self.image_shape}, {len(self.classes)} classes)"
+        return f'ImageSet({len(self)} images of shape {self.image_shape}, {len(self.classes)} classes)'
+
     def new_empty(self):
-        "fastai's `learn.export` asks for this; the kit's loaders cannot be pickled with the learner, so it says what to do instead."
-        raise CourseKitError("learn.export pickles fastai's data pipeline, which the kit's loaders do not have",
-                             fix="save the weights: torch.save(learn.model.state_dict(), path), or train(..., run_dir=...) for checkpoints; rebuild the model with get_model")
+        """fastai's `learn.export` asks for this; the kit's loaders cannot be pickled with the learner, so it
+        says what to do instead."""
+        raise CourseKitError(
+            "learn.export pickles fastai's data pipeline, which the kit's loaders do not have",
+            fix='save the weights: torch.save(learn.model.state_dict(), path), or '
+            'train(..., run_dir=...) for checkpoints; rebuild the model with '
+            'get_model',
+        )
 
 # %% ../nbs/01_data.ipynb #c218b9a9
 def digits_set() -> ImageSet:
@@ -72,171 +96,278 @@ def digits_set() -> ImageSet:
 @dataclass
 class Splits:
     "The train, valid and (optional) test `ImageSet`s of one data set."
+
     train: ImageSet
     valid: ImageSet
     test: ImageSet = None
-    name: str = ''                               # data set name, for records
-    info: dict = field(default_factory=dict)     # how it was made: source, seed, sizes
+    name: str = ''  # data set name, for records
+    info: dict = field(default_factory=dict)  # how it was made: source, seed, sizes
+
     @property
-    def classes(self): return self.train.classes
+    def classes(self):
+        return self.train.classes
+
     @property
-    def n_classes(self): return len(self.train.classes)
+    def n_classes(self):
+        return len(self.train.classes)
+
     def sizes(self) -> dict:
-        return {k: len(v) for k, v in [('train', self.train), ('valid', self.valid), ('test', self.test)] if v is not None}
+        return {
+            k: len(v)
+            for k, v in [('train', self.train), ('valid', self.valid), ('test', self.test)]
+            if v is not None
+        }
+
     def __repr__(self):
-        return f"Splits({self.name!r}: {self.sizes()}, {self.n_classes} classes, images {self.train.image_shape})"
+        return (
+            f'Splits({self.name!r}: {self.sizes()}, {self.n_classes} classes, images '
+            f'{self.train.image_shape})'
+        )
 
 # %% ../nbs/01_data.ipynb #20581bf1
-def split_set(data:ImageSet, # the set to cut
-              valid:float|int=0.15, # fraction (or number) of images for validation
-              test:float|int=0.15, # fraction (or number) for test; 0 for none
-              seed:int=0, # the split's seed
-              stratify:bool=True, # keep class proportions in each part
-              name:str='') -> Splits:
+def split_set(
+    data: ImageSet,  # the set to cut
+    valid: float | int = 0.15,  # fraction (or number) of images for validation
+    test: float | int = 0.15,  # fraction (or number) for test; 0 for none
+    seed: int = 0,  # the split's seed
+    stratify: bool = True,  # keep class proportions in each part
+    name: str = '',
+) -> Splits:
     "Cut `data` into train/valid/test, seeded and stratified, with sklearn's `train_test_split`."
     positions = np.arange(len(data))
     labels = data.labels.numpy() if stratify else None
+
     def cut(pos, size, lab):
-        if not size: return pos, np.array([], dtype=int)
-        try: return train_test_split(pos, test_size=size, random_state=seed, stratify=lab)
-        except ValueError as e: raise BadDataError(f"cannot cut {size} of {len(pos)} images{' stratified' if stratify else ''}: {e}",
-                                                   fix="use a larger part, more images, or stratify=False") from None
+        if not size:
+            return pos, np.array([], dtype=int)
+        try:
+            return train_test_split(pos, test_size=size, random_state=seed, stratify=lab)
+        except ValueError as e:
+            raise BadDataError(
+                f'cannot cut {size} of {len(pos)} images{" stratified" if stratify else ""}: {e}',
+                fix='use a larger part, more images, or stratify=False',
+            ) from None
+
     rest, test_pos = cut(positions, test, labels)
-    if isinstance(valid, float) and isinstance(test, float) and test:   # `valid` is a fraction of the whole set
+    # `valid` is a fraction of the whole set
+    if isinstance(valid, float) and isinstance(test, float) and test:
         valid = valid / (1 - test)
     train_pos, valid_pos = cut(rest, valid, None if labels is None else labels[rest])
     parts = [data.subset(torch.as_tensor(np.sort(p))) for p in (train_pos, valid_pos, test_pos)]
-    info = dict(seed=seed, stratified=stratify, sizes=dict(train=len(train_pos), valid=len(valid_pos), test=len(test_pos)))
+    info = dict(
+        seed=seed,
+        stratified=stratify,
+        sizes=dict(train=len(train_pos), valid=len(valid_pos), test=len(test_pos)),
+    )
     return Splits(parts[0], parts[1], parts[2] if len(test_pos) else None, name=name, info=info)
 
 # %% ../nbs/01_data.ipynb #e2f0fb5d
-def digits_splits(seed:int=0, # split seed
-                  valid:float=0.15, test:float=0.15) -> Splits:
+def digits_splits(
+    seed: int = 0,  # split seed
+    valid: float = 0.15,
+    test: float = 0.15,
+) -> Splits:
     "scikit-learn's digits cut into train/valid/test (70/15/15 by default), stratified."
     splits = split_set(digits_set(), valid=valid, test=test, seed=seed, name='digits')
     splits.info['source'] = 'sklearn.datasets.load_digits'
     return splits
 
 # %% ../nbs/01_data.ipynb #b664b3c7
-def show_images(data:ImageSet, n:int=24, ncols:int=8, labels=None, title:str|None=None):
+def show_images(data: ImageSet, n: int = 24, ncols: int = 8, labels=None, title: str | None = None):
     "A grid of the first `n` images with their class names (or `labels`, strings, if given)."
     n = min(n, len(data))
     nrows = (n + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.2, nrows * 1.35), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis('off')
-        if i >= n: continue
+        if i >= n:
+            continue
         img = data.images[i].permute(1, 2, 0).cpu().numpy()
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap='gray' if img.shape[-1] == 1 else None)
-        label = labels[i] if labels is not None else (data.classes[data.labels[i]] if data.labels[i] >= 0 else '?')
+        label = (
+            labels[i]
+            if labels is not None
+            else (data.classes[data.labels[i]] if data.labels[i] >= 0 else '?')
+        )
         ax.set_title(str(label), fontsize=8)
-    if title: fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/01_data.ipynb #ae02bcda
-def plot_class_counts(data, # an `ImageSet`, or counts: a dict or Series of class name -> images
-                      title:str|None=None, ax=None):
-    "How many images each class has: labelled horizontal bars up to 40 classes, sorted bars without names beyond."
+def plot_class_counts(
+    data,  # an `ImageSet`, or counts: a dict or Series of class name -> images
+    title: str | None = None,
+    ax=None,
+):
+    """How many images each class has: labelled horizontal bars up to 40 classes, sorted bars without names
+    beyond."""
     counts = pd.Series(data.class_counts() if isinstance(data, ImageSet) else dict(data))
     if len(counts) <= 40:
-        if ax is None: _, ax = plt.subplots(figsize=(5, 0.6 + 0.22 * len(counts)))
-        sns.barplot(x=counts.to_numpy(), y=[str(c) for c in counts.index], orient='h', color='tab:blue', ax=ax)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 0.6 + 0.22 * len(counts)))
+        sns.barplot(
+            x=counts.to_numpy(), y=[str(c) for c in counts.index], orient='h', color='tab:blue', ax=ax
+        )
         ax.tick_params(axis='y', labelsize=8)
         ax.set_xlabel('images')
-    else:                                              # too many names to read: the shape of the distribution
+    else:  # too many names to read: the shape of the distribution
         counts = counts.sort_values(ascending=False)
-        if ax is None: _, ax = plt.subplots(figsize=(min(2 + 0.1 * len(counts), 14), 2.4))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(min(2 + 0.1 * len(counts), 14), 2.4))
         ax.bar(range(len(counts)), counts.to_numpy(), color='tab:blue')
         ax.set_xlabel(f'{len(counts)} classes, largest first')
         ax.set_ylabel('images')
-    if title: ax.set_title(title, fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.figure.tight_layout()
     return ax
 
 # %% ../nbs/01_data.ipynb #a9d7c8d5
-def as_image_set(items, classes:list) -> ImageSet:
-    "What `test_dl` was given, as an `ImageSet`: an `ImageSet`, or a uint8 tensor (N, C, H, W) of unlabelled images."
-    if isinstance(items, ImageSet): return items
+def as_image_set(items, classes: list) -> ImageSet:
+    """What `test_dl` was given, as an `ImageSet`: an `ImageSet`, or a uint8 tensor (N, C, H, W) of
+    unlabelled images."""
+    if isinstance(items, ImageSet):
+        return items
     if isinstance(items, torch.Tensor) and items.dtype == torch.uint8 and items.ndim == 4:
         return ImageSet(items, torch.full((len(items),), -1), classes)
-    raise CourseKitError(f"the kit's loaders take an ImageSet or a uint8 tensor (N, C, H, W), not a {type(items).__name__} "
-                         "(learn.predict and test_dl of files need fastai's own transforms)",
-                         fix="predict with get_predictions(learn, learn.dls.test_dl(images)) from course_kit.evaluate; read files with course_kit.folders.read_images")
+    raise CourseKitError(
+        "the kit's loaders take an ImageSet or a uint8 tensor (N, C, H, W), not a "
+        f'{type(items).__name__} '
+        "(learn.predict and test_dl of files need fastai's own transforms)",
+        fix='predict with get_predictions(learn, learn.dls.test_dl(images)) from '
+        'course_kit.evaluate; read files with course_kit.folders.read_images',
+    )
+
 
 class FastaiParts:
     "What fastai asks of a loader beyond its batches: `vocab`, `one_batch`, `show_batch`, `show_results`."
+
     vocab = property(lambda self: CategoryMap(list(self.data.classes), sort=False))
-    def one_batch(self): return next(iter(self))
-    def show_batch(self, b=None, max_n:int=9, **kwargs):
+
+    def one_batch(self):
+        return next(iter(self))
+
+    def show_batch(self, b=None, max_n: int = 9, **kwargs):
         "The first `max_n` images of the set with their labels (fastai's `dls.show_batch`)."
         return show_images(self.data, n=max_n, ncols=min(max_n, 8))
-    def show_results(self, b, out, max_n:int=9, **kwargs):
-        "The images of batch `b` titled with the predicted class `out` (and the true one) (fastai's `learn.show_results`)."
+
+    def show_results(self, b, out, max_n: int = 9, **kwargs):
+        """The images of batch `b` titled with the predicted class `out` (and the true one) (fastai's
+        `learn.show_results`)."""
         x, y, classes = b[0][:max_n].float(), b[1][:max_n].cpu(), self.data.classes
-        if self.mean is not None: x = x * self.std + self.mean
+        if self.mean is not None:
+            x = x * self.std + self.mean
         shown = ImageSet((x.clamp(0, 1) * 255).round().to(torch.uint8).cpu(), y, classes)
-        titles = [classes[p] + (f"\n(true {classes[t]})" if t >= 0 else '') for p, t in zip(out[:max_n].tolist(), y.tolist())]
+        titles = [
+            classes[p] + (f'\n(true {classes[t]})' if t >= 0 else '')
+            for p, t in zip(out[:max_n].tolist(), y.tolist())
+        ]
         return show_images(shown, n=len(shown), ncols=min(len(shown), 8), labels=titles)
-    def decode_batch(self, b, max_n:int=9, full:bool=True):
-        "fastai's `learn.predict` decodes with fastai's transforms, which the kit's loaders do not have: refused, with what to use."
+
+    def decode_batch(self, b, max_n: int = 9, full: bool = True):
+        """fastai's `learn.predict` decodes with fastai's transforms, which the kit's loaders do not have:
+        refused, with what to use."""
         as_image_set(None, self.data.classes)
 
 # %% ../nbs/01_data.ipynb #b795340f
 class DeviceLoader(FastaiParts):
-    "Batches `(x, y)` from an `ImageSet` kept on `device`: index, to float in [0,1], augment (train only), normalise."
-    def __init__(self, data:ImageSet, # the images
-                 batch_size:int=64, # images per batch
-                 shuffle:bool=False, # new random order every epoch
-                 drop_last:bool=False, # drop a last, smaller batch
-                 device=None, # where batches are made ('auto' by default)
-                 normalize:tuple|None=None, # (mean, std) per channel, e.g. `normalize_stats('half')`; None: none
-                 augment=None, # batch augmentation (course_kit.augment): float batch (B, C, H, W) -> augmented batch
-                 seed:int=0): # seed of the shuffling (and augmentation) generator
-        self.data, self.batch_size, self.shuffle, self.drop_last = data, check_count(batch_size, 'batch_size'), shuffle, drop_last
+    """Batches `(x, y)` from an `ImageSet` kept on `device`: index, to float in [0,1], augment (train only),
+    normalise."""
+
+    def __init__(
+        self,
+        data: ImageSet,  # the images
+        batch_size: int = 64,  # images per batch
+        shuffle: bool = False,  # new random order every epoch
+        drop_last: bool = False,  # drop a last, smaller batch
+        device=None,  # where batches are made ('auto' by default)
+        # (mean, std) per channel, e.g. `normalize_stats('half')`; None: none
+        normalize: tuple | None = None,
+        # batch augmentation (course_kit.augment): float batch (B, C, H, W) -> augmented batch
+        augment=None,
+        seed: int = 0,
+    ):  # seed of the shuffling (and augmentation) generator
+        self.data, self.batch_size, self.shuffle, self.drop_last = (
+            data,
+            check_count(batch_size, 'batch_size'),
+            shuffle,
+            drop_last,
+        )
         self.augment, self.seed, self.normalize = augment, seed, normalize
         self.generator = torch.Generator().manual_seed(seed)
-        self.mean, self.std = (None, None) if normalize is None else (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1)
-                                                                        for s in normalize)
+        self.mean, self.std = (
+            (None, None)
+            if normalize is None
+            else (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1) for s in normalize)
+        )
         self.to(get_device(device))
+
     def to(self, device):
         "Move the images (once) and normalisation constants to `device`."
         self.device = torch.device(device)
         self.images, self.labels = self.data.images.to(self.device), self.data.labels.to(self.device)
-        if self.mean is not None: self.mean, self.std = self.mean.to(self.device), self.std.to(self.device)
+        if self.mean is not None:
+            self.mean, self.std = self.mean.to(self.device), self.std.to(self.device)
         return self
-    def __len__(self): return len(self.data) // self.batch_size if self.drop_last else -(-len(self.data) // self.batch_size)
+
+    def __len__(self):
+        return len(self.data) // self.batch_size if self.drop_last else -(-len(self.data) // self.batch_size)
+
     def __iter__(self):
-        order = torch.randperm(len(self.data), generator=self.generator) if self.shuffle else torch.arange(len(self.data))
+        order = (
+            torch.randperm(len(self.data), generator=self.generator)
+            if self.shuffle
+            else torch.arange(len(self.data))
+        )
         on_bytes = getattr(self.augment, 'on_bytes', False)
-        for index in order.to(self.device).split(self.batch_size)[:len(self)]:
-            x = self.images[index]                                  # uint8
-            if self.augment is not None and on_bytes: x = self.augment(x, generator=self.generator)
+        for index in order.to(self.device).split(self.batch_size)[: len(self)]:
+            x = self.images[index]  # uint8
+            if self.augment is not None and on_bytes:
+                x = self.augment(x, generator=self.generator)
             x = x.float().div_(255)
-            if self.augment is not None and not on_bytes: x = self.augment(x, generator=self.generator)
-            if self.mean is not None: x = (x - self.mean) / self.std
+            if self.augment is not None and not on_bytes:
+                x = self.augment(x, generator=self.generator)
+            if self.mean is not None:
+                x = (x - self.mean) / self.std
             yield x, self.labels[index]
-    def new(self, dataset=None, shuffle:bool=False, drop_last:bool=False, augment=None, **kwargs):
-        "A copy for evaluation (fastai calls this; `dataset` comes from `test_dl`): no shuffle, no augmentation unless given."
+
+    def new(self, dataset=None, shuffle: bool = False, drop_last: bool = False, augment=None, **kwargs):
+        """A copy for evaluation (fastai calls this; `dataset` comes from `test_dl`): no shuffle, no
+        augmentation unless given."""
         data = self.data if dataset is None else as_image_set(dataset, self.data.classes)
-        return DeviceLoader(data, kwargs.get('bs', self.batch_size), shuffle, drop_last, self.device, self.normalize, augment, self.seed)
-    dataset = property(lambda self: self.data)       # fastai reads these two
+        return DeviceLoader(
+            data,
+            kwargs.get('bs', self.batch_size),
+            shuffle,
+            drop_last,
+            self.device,
+            self.normalize,
+            augment,
+            self.seed,
+        )
+
+    dataset = property(lambda self: self.data)  # fastai reads these two
     bs = property(lambda self: self.batch_size)
 
 # %% ../nbs/01_data.ipynb #f6c8aa19
-def get_dls(splits:Splits, # the data
-            batch_size:int=64, # images per training batch
-            device=None, # 'auto', 'cpu', 'cuda', ...
-            normalize:tuple|None=None, # (mean, std) per channel (see `normalize_stats`); None: none
-            augment=None, # batch augmentation for training (see `batch_augment`)
-            seed:int=0, # seed of shuffling and augmentation
-            eval_batch_size:int|None=None, # batch size of valid/test (default 2 x batch_size)
-           ) -> DataLoaders:
+def get_dls(
+    splits: Splits,  # the data
+    batch_size: int = 64,  # images per training batch
+    device=None,  # 'auto', 'cpu', 'cuda', ...
+    normalize: tuple | None = None,  # (mean, std) per channel (see `normalize_stats`); None: none
+    augment=None,  # batch augmentation for training (see `batch_augment`)
+    seed: int = 0,  # seed of shuffling and augmentation
+    eval_batch_size: int | None = None,  # batch size of valid/test (default 2 x batch_size)
+) -> DataLoaders:
     "fastai `DataLoaders` over `splits`: train (shuffled, augmented), valid, and test if present."
     device = get_device(device)
     eval_bs = eval_batch_size or 2 * batch_size
-    loaders = [DeviceLoader(splits.train, batch_size, True, False, device, normalize, augment, seed),
-               DeviceLoader(splits.valid, eval_bs, False, False, device, normalize, None, seed)]
+    loaders = [
+        DeviceLoader(splits.train, batch_size, True, False, device, normalize, augment, seed),
+        DeviceLoader(splits.valid, eval_bs, False, False, device, normalize, None, seed),
+    ]
     if splits.test is not None:
         loaders.append(DeviceLoader(splits.test, eval_bs, False, False, device, normalize, None, seed))
     dls = DataLoaders(*loaders, device=device)
@@ -244,30 +375,46 @@ def get_dls(splits:Splits, # the data
     return dls
 
 # %% ../nbs/01_data.ipynb #daa4275c
-def resize_set(data:ImageSet, # the set to resize
-               image_size:int|tuple, # new (height, width), or one number for square images
-               chunk:int=4096) -> ImageSet:
+def resize_set(
+    data: ImageSet,  # the set to resize
+    image_size: int | tuple,  # new (height, width), or one number for square images
+    chunk: int = 4096,
+) -> ImageSet:
     "`data` with every image resized to `image_size` (bilinear, antialiased), still uint8."
     size = [image_size, image_size] if isinstance(image_size, int) else list(image_size)
-    for side in size: check_count(side, 'image_size')
-    if list(data.image_shape[1:]) == size: return data
-    parts = [TF.resize(data.images[i:i + chunk], size, antialias=True) for i in range(0, len(data), chunk)]
+    for side in size:
+        check_count(side, 'image_size')
+    if list(data.image_shape[1:]) == size:
+        return data
+    parts = [TF.resize(data.images[i : i + chunk], size, antialias=True) for i in range(0, len(data), chunk)]
     return ImageSet(torch.cat(parts), data.labels, data.classes, data.names)
 
 # %% ../nbs/01_data.ipynb #a5b4bb60
-def to_rgb(data:ImageSet) -> ImageSet:
+def to_rgb(data: ImageSet) -> ImageSet:
     "`data` with a grey channel repeated to 3 channels (colour sets are returned unchanged)."
-    if data.images.shape[1] == 3: return data
+    if data.images.shape[1] == 3:
+        return data
     return ImageSet(data.images.expand(-1, 3, -1, -1).contiguous(), data.labels, data.classes, data.names)
 
 # %% ../nbs/01_data.ipynb #e90c8b13
-def subset_splits(splits:Splits, # the full splits
-                  train:int=1000, valid:int=200, test:int=200, # images to keep in each split (at most)
-                  seed:int=0) -> Splits:
+def subset_splits(
+    splits: Splits,  # the full splits
+    train: int = 1000,
+    valid: int = 200,
+    test: int = 200,  # images to keep in each split (at most)
+    seed: int = 0,
+) -> Splits:
     "A seeded random part of each split (for smoke runs)."
     generator = torch.Generator().manual_seed(seed)
+
     def part(data, n):
-        if data is None or n >= len(data): return data
+        if data is None or n >= len(data):
+            return data
         return data.subset(torch.randperm(len(data), generator=generator)[:n].sort().values)
+
     parts = part(splits.train, train), part(splits.valid, valid), part(splits.test, test)
-    return Splits(*parts, name=splits.name, info={**splits.info, 'subset': dict(train=train, valid=valid, test=test, seed=seed)})
+    return Splits(
+        *parts,
+        name=splits.name,
+        info={**splits.info, 'subset': dict(train=train, valid=valid, test=test, seed=seed)},
+    )

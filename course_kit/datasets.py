@@ -1,4 +1,6 @@
-"""Where the course's data sets come from (CIFAR-10/100, Fashion-MNIST, MNIST, Caltech101), found in files you placed by hand, in system packages or through a checked download, and read into the `Splits` of `01_data`.
+"""Where the course's data sets come from (CIFAR-10/100, Fashion-MNIST, MNIST, Caltech101), found in files
+you placed by hand, in system packages or through a checked download, and read into the `Splits` of
+`01_data`.
 
 Docs: https://course-kit.github.io/course_kit/datasets.html.md"""
 
@@ -6,7 +8,10 @@ Docs: https://course-kit.github.io/course_kit/datasets.html.md"""
 
 # %% ../nbs/01a_datasets.ipynb #a060fef8
 from __future__ import annotations
-import gzip, pickle, shutil, socket
+import gzip
+import pickle
+import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -15,7 +20,14 @@ import numpy as np
 import torch
 import torchvision
 
-from .core import BadDataError, DataNotFoundError, Settings, get_settings, unknown_name, atomic_write
+from course_kit.core import (
+    BadDataError,
+    DataNotFoundError,
+    Settings,
+    get_settings,
+    unknown_name,
+    atomic_write,
+)
 from .data import ImageSet, Splits, split_set, resize_set, to_rgb
 
 # %% auto #0
@@ -24,151 +36,281 @@ __all__ = ['resolve_data', 'cifar10_splits', 'cifar100_splits', 'fashion_mnist_s
 # %% ../nbs/01a_datasets.ipynb #e15bbd7d
 @dataclass
 class DataSource:
-    "Where one data set lives: its folder and files, the archive and URL to fetch, system copies, a torchvision downloader."
-    title: str                    # readable name, for messages
-    folder: str                   # the folder (below a root) that holds `files`
-    files: list                   # files that must all be there
-    url: str                      # where the archive is downloaded from
-    archive: str                  # the archive's file name
-    system: list = field(default_factory=list)  # system folders that may hold `files`
-    download: object = None       # a torchvision dataset class that downloads (checksums verified)
-    unpack_note: str = ''         # what unpacking the archive makes, for the error message
+    """Where one data set lives: its folder and files, the archive and URL to fetch, system copies, a
+    torchvision downloader."""
 
-IDX_FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
+    title: str  # readable name, for messages
+    folder: str  # the folder (below a root) that holds `files`
+    files: list  # files that must all be there
+    url: str  # where the archive is downloaded from
+    archive: str  # the archive's file name
+    system: list = field(default_factory=list)  # system folders that may hold `files`
+    download: object = None  # a torchvision dataset class that downloads (checksums verified)
+    unpack_note: str = ''  # what unpacking the archive makes, for the error message
+
+
+IDX_FILES = [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+]
 DATA_SOURCES = {
-    'cifar10': DataSource('CIFAR-10', 'cifar-10-batches-py', [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta'],
-        'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz', 'cifar-10-python.tar.gz',
-        download=torchvision.datasets.CIFAR10, unpack_note='unpacking makes cifar-10-batches-py/'),
-    'cifar100': DataSource('CIFAR-100', 'cifar-100-python', ['train', 'test', 'meta'],
-        'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz', 'cifar-100-python.tar.gz',
-        download=torchvision.datasets.CIFAR100, unpack_note='unpacking makes cifar-100-python/'),
-    'fashion_mnist': DataSource('Fashion-MNIST', 'FashionMNIST/raw', IDX_FILES,
-        'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/', 'the four *-ubyte.gz files',
-        system=['/usr/share/datasets/fashion-mnist'], download=torchvision.datasets.FashionMNIST,
-        unpack_note="or install Debian's package dataset-fashion-mnist"),
-    'mnist': DataSource('MNIST', 'MNIST/raw', IDX_FILES, 'https://ossci-datasets.s3.amazonaws.com/mnist/', 'the four *-ubyte.gz files',
-        system=['/usr/share/datasets/mnist'], download=torchvision.datasets.MNIST),
-    'caltech101': DataSource('Caltech101', 'caltech101/101_ObjectCategories', [],
-        'https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip', 'caltech-101.zip',
-        download=torchvision.datasets.Caltech101, unpack_note='unpack caltech-101.zip and the 101_ObjectCategories.tar.gz inside it'),
+    'cifar10': DataSource(
+        'CIFAR-10',
+        'cifar-10-batches-py',
+        [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch', 'batches.meta'],
+        'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz',
+        'cifar-10-python.tar.gz',
+        download=torchvision.datasets.CIFAR10,
+        unpack_note='unpacking makes cifar-10-batches-py/',
+    ),
+    'cifar100': DataSource(
+        'CIFAR-100',
+        'cifar-100-python',
+        ['train', 'test', 'meta'],
+        'https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz',
+        'cifar-100-python.tar.gz',
+        download=torchvision.datasets.CIFAR100,
+        unpack_note='unpacking makes cifar-100-python/',
+    ),
+    'fashion_mnist': DataSource(
+        'Fashion-MNIST',
+        'FashionMNIST/raw',
+        IDX_FILES,
+        'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+        'the four *-ubyte.gz files',
+        system=['/usr/share/datasets/fashion-mnist'],
+        download=torchvision.datasets.FashionMNIST,
+        unpack_note="or install Debian's package dataset-fashion-mnist",
+    ),
+    'mnist': DataSource(
+        'MNIST',
+        'MNIST/raw',
+        IDX_FILES,
+        'https://ossci-datasets.s3.amazonaws.com/mnist/',
+        'the four *-ubyte.gz files',
+        system=['/usr/share/datasets/mnist'],
+        download=torchvision.datasets.MNIST,
+    ),
+    'caltech101': DataSource(
+        'Caltech101',
+        'caltech101/101_ObjectCategories',
+        [],
+        'https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip',
+        'caltech-101.zip',
+        download=torchvision.datasets.Caltech101,
+        unpack_note='unpack caltech-101.zip and the 101_ObjectCategories.tar.gz inside it',
+    ),
 }
 
 # %% ../nbs/01a_datasets.ipynb #5201c182
-def missing_files(folder:Path, files:list) -> list|None:
-    "The files of `files` not in `folder` (`name.gz` counts for `name`); None when the folder itself is missing."
-    if not folder.is_dir(): return None
-    if not files and not any(folder.iterdir()): return ['(the folder is empty)']
-    return [f for f in files if not (folder/f).is_file() and not (folder/f'{f}.gz').is_file()]
+def missing_files(folder: Path, files: list) -> list | None:
+    """The files of `files` not in `folder` (`name.gz` counts for `name`); None when the folder itself is
+    missing."""
+    if not folder.is_dir():
+        return None
+    if not files and not any(folder.iterdir()):
+        return ['(the folder is empty)']
+    return [f for f in files if not (folder / f).is_file() and not (folder / f'{f}.gz').is_file()]
 
-def network_answers(url:str, timeout:float=3.0) -> bool:
+
+def network_answers(url: str, timeout: float = 3.0) -> bool:
     "Does the host of `url` accept a connection within `timeout` seconds?"
     parts = urlparse(url)
     try:
-        with socket.create_connection((parts.hostname, parts.port or (443 if parts.scheme == 'https' else 80)), timeout=timeout): return True
-    except OSError: return False
+        with socket.create_connection(
+            (parts.hostname, parts.port or (443 if parts.scheme == 'https' else 80)), timeout=timeout
+        ):
+            return True
+    except OSError:
+        return False
 
-def not_found(source:DataSource, looked:list, target:Path, allow_download:bool, note:str='') -> DataNotFoundError:
+
+def not_found(
+    source: DataSource, looked: list, target: Path, allow_download: bool, note: str = ''
+) -> DataNotFoundError:
     "The error saying where the kit looked, what to fetch and where to put it."
-    places = '; '.join(f"{folder} ({why})" for folder, why in looked)
+    places = '; '.join(f'{folder} ({why})' for folder, why in looked)
     files = ', '.join(source.files) or 'one folder per class'
-    fix = (f"download {source.archive} from {source.url} and unpack it into {target}, so that {target/source.folder} holds {files}"
-           + (f" ({source.unpack_note})" if source.unpack_note else '')
-           + ('' if allow_download else "; or set allow_download = true in settings.ini"))
-    return DataNotFoundError(f"{source.title} not found. Looked in: {places}.{note}", fix=fix)
+    fix = (
+        f'download {source.archive} from {source.url} and unpack it into {target}, so that '
+        f'{target / source.folder} holds {files}'
+        + (f' ({source.unpack_note})' if source.unpack_note else '')
+        + ('' if allow_download else '; or set allow_download = true in settings.ini')
+    )
+    return DataNotFoundError(f'{source.title} not found. Looked in: {places}.{note}', fix=fix)
 
 # %% ../nbs/01a_datasets.ipynb #9afd835a
-def resolve_data(name:str, # a key of DATA_SOURCES, e.g. 'cifar10'
-                 root:Path|str|None=None, # a folder you name (holding the data set's folder, or the folder itself)
-                 allow_download:bool|None=None, # default: the `allow_download` setting
-                 settings:Settings|None=None) -> Path:
-    "The folder holding data set `name`'s files: named path, then data_dir, then system folders, then a download."
-    if name not in DATA_SOURCES: raise unknown_name('data source', name, DATA_SOURCES)
+def resolve_data(
+    name: str,  # a key of DATA_SOURCES, e.g. 'cifar10'
+    # a folder you name (holding the data set's folder, or the folder itself)
+    root: Path | str | None = None,
+    allow_download: bool | None = None,  # default: the `allow_download` setting
+    settings: Settings | None = None,
+) -> Path:
+    """The folder holding data set `name`'s files: named path, then data_dir, then system folders, then a
+    download."""
+    if name not in DATA_SOURCES:
+        raise unknown_name('data source', name, DATA_SOURCES)
     source, settings = DATA_SOURCES[name], settings or get_settings()
     allow_download = settings.allow_download if allow_download is None else allow_download
     data_dir, looked = Path(settings.data_dir), []
+
     def first_complete(folders):
         for folder in folders:
             missing = missing_files(folder, source.files)
-            if missing == []: return folder
+            if missing == []:
+                return folder
             looked.append((folder, 'no such folder' if missing is None else 'missing ' + ', '.join(missing)))
-    if root is not None:                           # a named path is the only place looked at
+
+    if root is not None:  # a named path is the only place looked at
         root = Path(root).expanduser()
-        found = first_complete([root/source.folder, root])
-        if found: return found
+        found = first_complete([root / source.folder, root])
+        if found:
+            return found
         raise not_found(source, looked, root, True)
-    found = first_complete([data_dir/source.folder] + [Path(p) for p in source.system])
-    if found: return found
-    if not allow_download: raise not_found(source, looked, data_dir, False)
+    found = first_complete([data_dir / source.folder] + [Path(p) for p in source.system])
+    if found:
+        return found
+    if not allow_download:
+        raise not_found(source, looked, data_dir, False)
     if not network_answers(source.url):
-        raise not_found(source, looked, data_dir, True, f" Downloading is allowed, but {urlparse(source.url).hostname} does not answer.")
+        raise not_found(
+            source,
+            looked,
+            data_dir,
+            True,
+            f' Downloading is allowed, but {urlparse(source.url).hostname} does not answer.',
+        )
     print(f"downloading {source.title} into {data_dir} (torchvision checks the archive's MD5 checksum)")
-    try: source.download(str(data_dir), download=True)
-    except Exception as e: raise not_found(source, looked, data_dir, True, f" The download failed: {type(e).__name__}: {e}") from None
-    found = first_complete([data_dir/source.folder])
-    if found: return found
-    raise not_found(source, looked, data_dir, True, " The download finished but the files are not where expected.")
+    try:
+        source.download(str(data_dir), download=True)
+    except Exception as e:
+        raise not_found(
+            source, looked, data_dir, True, f' The download failed: {type(e).__name__}: {e}'
+        ) from None
+    found = first_complete([data_dir / source.folder])
+    if found:
+        return found
+    raise not_found(
+        source, looked, data_dir, True, ' The download finished but the files are not where expected.'
+    )
 
 # %% ../nbs/01a_datasets.ipynb #bd3dd352
 class CifarUnpickler(pickle.Unpickler):
     "Unpickles only what a CIFAR batch holds: dicts, lists, bytes and NumPy arrays."
-    allowed = {('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-               ('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode')}
-    def find_class(self, module, name):
-        if (module, name) in self.allowed: return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name} is not part of a CIFAR batch")
 
-def read_cifar_file(path:Path) -> dict:
-    "One CIFAR pickle as a dict with str keys; a clear `BadDataError` when it is truncated or not a CIFAR file."
+    allowed = {
+        ('numpy.core.multiarray', '_reconstruct'),
+        ('numpy._core.multiarray', '_reconstruct'),
+        ('numpy', 'ndarray'),
+        ('numpy', 'dtype'),
+        ('_codecs', 'encode'),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f'{module}.{name} is not part of a CIFAR batch')
+
+
+def read_cifar_file(path: Path) -> dict:
+    """One CIFAR pickle as a dict with str keys; a clear `BadDataError` when it is truncated or not a CIFAR
+    file."""
     try:
-        with open(path, 'rb') as f: raw = CifarUnpickler(f, encoding='bytes').load()
-    except FileNotFoundError: raise DataNotFoundError(f"missing file {path}", fix="unpack the whole archive again") from None
+        with open(path, 'rb') as f:
+            raw = CifarUnpickler(f, encoding='bytes').load()
+    except FileNotFoundError:
+        raise DataNotFoundError(f'missing file {path}', fix='unpack the whole archive again') from None
     except Exception as e:
-        raise BadDataError(f"{path} is not a readable CIFAR batch ({type(e).__name__}: {e})",
-                           fix="the file is truncated or not from the CIFAR archive: unpack the archive again") from None
-    if not isinstance(raw, dict): raise BadDataError(f"{path} holds a {type(raw).__name__}, not a CIFAR dict", fix="unpack the archive again")
+        raise BadDataError(
+            f'{path} is not a readable CIFAR batch ({type(e).__name__}: {e})',
+            fix='the file is truncated or not from the CIFAR archive: unpack the archive again',
+        ) from None
+    if not isinstance(raw, dict):
+        raise BadDataError(
+            f'{path} holds a {type(raw).__name__}, not a CIFAR dict', fix='unpack the archive again'
+        )
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in raw.items()}
 
-def cifar_images(batch:dict, path:Path) -> torch.Tensor:
+
+def cifar_images(batch: dict, path: Path) -> torch.Tensor:
     "The images of one CIFAR batch as uint8 (N, 3, 32, 32)."
     data = np.asarray(batch.get('data'))
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
-        raise BadDataError(f"{path}: 'data' should be uint8 (N, 3072), got {data.dtype} {data.shape}", fix="unpack the archive again")
+        raise BadDataError(
+            f"{path}: 'data' should be uint8 (N, 3072), got {data.dtype} {data.shape}",
+            fix='unpack the archive again',
+        )
     return torch.from_numpy(data.reshape(-1, 3, 32, 32).copy())
 
 # %% ../nbs/01a_datasets.ipynb #7f71ef27
-CIFAR_LAYOUT = {'cifar10': ('batches.meta', 'label_names', 'labels', [f'data_batch_{i}' for i in range(1, 6)], ['test_batch']),
-                'cifar100': ('meta', '{label}_label_names', '{label}_labels', ['train'], ['test'])}
+CIFAR_LAYOUT = {
+    'cifar10': (
+        'batches.meta',
+        'label_names',
+        'labels',
+        [f'data_batch_{i}' for i in range(1, 6)],
+        ['test_batch'],
+    ),
+    'cifar100': ('meta', '{label}_label_names', '{label}_labels', ['train'], ['test']),
+}
 
-def read_cifar(folder:Path, # cifar-10-batches-py/ or cifar-100-python/
-               kind:str='cifar10', # 'cifar10' or 'cifar100'
-               label:str='fine') -> tuple: # CIFAR-100's 'fine' (100) or 'coarse' (20) labels
-    "The train and test `ImageSet`s of a CIFAR folder (test labels -1 where the file has none), and the checksum verdict."
+
+def read_cifar(
+    folder: Path,  # cifar-10-batches-py/ or cifar-100-python/
+    kind: str = 'cifar10',  # 'cifar10' or 'cifar100'
+    label: str = 'fine',
+) -> tuple:  # CIFAR-100's 'fine' (100) or 'coarse' (20) labels
+    """The train and test `ImageSet`s of a CIFAR folder (test labels -1 where the file has none), and the
+    checksum verdict."""
     folder = Path(folder)
     meta_file, names_key, label_key, *parts = CIFAR_LAYOUT[kind]
     names_key, label_key = names_key.format(label=label), label_key.format(label=label)
-    classes = [c.decode() for c in read_cifar_file(folder/meta_file)[names_key]]
+    classes = [c.decode() for c in read_cifar_file(folder / meta_file)[names_key]]
     sets = []
     for files in parts:
-        batches = [(read_cifar_file(folder/n), folder/n) for n in files]
+        batches = [(read_cifar_file(folder / n), folder / n) for n in files]
         images = torch.cat([cifar_images(b, p) for b, p in batches])
         has_labels = all(label_key in b for b, _ in batches)
-        if files is parts[0] and not has_labels:       # training batches always have labels: this is another kind of pickle
+        # training batches always have labels: this is another kind of pickle
+        if files is parts[0] and not has_labels:
             missing = next(p for b, p in batches if label_key not in b)
-            raise BadDataError(f"{missing} has no {label_key!r}: it is not a {kind} training batch (its keys: {sorted(dict(batches[0][0]))[:6]})",
-                               fix="unpack the CIFAR archive again; do not mix CIFAR-10 and CIFAR-100 files")
-        labels = torch.cat([torch.as_tensor(b[label_key]) for b, _ in batches]) if has_labels else torch.full((len(images),), -1)
-        file_names = [n.decode() if isinstance(n, bytes) else str(n) for b, _ in batches for n in b.get('filenames', [])]
+            raise BadDataError(
+                f'{missing} has no {label_key!r}: it is not a {kind} training batch (its '
+                f'keys: {sorted(dict(batches[0][0]))[:6]})',
+                fix='unpack the CIFAR archive again; do not mix CIFAR-10 and CIFAR-100 files',
+            )
+        labels = (
+            torch.cat([torch.as_tensor(b[label_key]) for b, _ in batches])
+            if has_labels
+            else torch.full((len(images),), -1)
+        )
+        file_names = [
+            n.decode() if isinstance(n, bytes) else str(n) for b, _ in batches for n in b.get('filenames', [])
+        ]
         sets.append(ImageSet(images, labels, classes, file_names if len(file_names) == len(images) else None))
     official = DATA_SOURCES[kind].download
-    same = all(torchvision.datasets.utils.check_integrity(str(folder/f), md5) for f, md5 in official.train_list + official.test_list)
-    return sets[0], sets[1], 'match the official files' if same else 'differ from the official files (a fixture or a modified copy)'
+    same = all(
+        torchvision.datasets.utils.check_integrity(str(folder / f), md5)
+        for f, md5 in official.train_list + official.test_list
+    )
+    return (
+        sets[0],
+        sets[1],
+        'match the official files'
+        if same
+        else ('differ from the official files (a fixture or a modified copy)'),
+    )
 
 # %% ../nbs/01a_datasets.ipynb #fx02mark
-FIXTURE_MARK = 'COURSE_KIT_FIXTURE.txt'   # written by course_kit.fixtures into every folder it fills
+FIXTURE_MARK = 'COURSE_KIT_FIXTURE.txt'  # written by course_kit.fixtures into every folder it fills
 
-def dataset_name(folder:Path, name:str) -> str:
+
+def dataset_name(folder: Path, name: str) -> str:
     "`name`, or `name fixture` when `folder` holds the mark of a kit fixture."
-    return f"{name} fixture" if (Path(folder)/FIXTURE_MARK).exists() else name
+    return f'{name} fixture' if (Path(folder) / FIXTURE_MARK).exists() else name
 
 # %% ../nbs/01a_datasets.ipynb #40bae0c8
 def cifar_splits(kind, root, valid, seed, image_size, settings, label='fine') -> Splits:
@@ -177,73 +319,119 @@ def cifar_splits(kind, root, valid, seed, image_size, settings, label='fine') ->
     train, test, verdict = read_cifar(folder, kind, label)
     cut = split_set(train, valid=valid, test=0, seed=seed)
     parts = [cut.train, cut.valid, test]
-    if image_size: parts = [resize_set(part, image_size) for part in parts]
-    info = dict(source=str(folder), checksums=verdict, seed=seed, stratified=True, image_size=image_size or 32,
-                sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])), test_labels=bool((test.labels >= 0).all()))
+    if image_size:
+        parts = [resize_set(part, image_size) for part in parts]
+    info = dict(
+        source=str(folder),
+        checksums=verdict,
+        seed=seed,
+        stratified=True,
+        image_size=image_size or 32,
+        sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
+        test_labels=bool((test.labels >= 0).all()),
+    )
     return Splits(*parts, name=dataset_name(folder, kind), info=info)
 
 # %% ../nbs/01a_datasets.ipynb #56655b19
-def cifar10_splits(root:Path|str|None=None, # a folder holding cifar-10-batches-py/; default: search
-                   valid:float|int=0.2, # part of the 50,000 training images for validation (0.2 -> 40,000/10,000)
-                   seed:int=0, # split seed
-                   image_size:int|None=None, # resize once to this size (None: keep 32)
-                   settings:Settings|None=None) -> Splits:
+def cifar10_splits(
+    root: Path | str | None = None,  # a folder holding cifar-10-batches-py/; default: search
+    # part of the 50,000 training images for validation (0.2 -> 40,000/10,000)
+    valid: float | int = 0.2,
+    seed: int = 0,  # split seed
+    image_size: int | None = None,  # resize once to this size (None: keep 32)
+    settings: Settings | None = None,
+) -> Splits:
     "CIFAR-10 as train 40,000 / valid 10,000 / test 10,000 (report D), from the python batches."
     return cifar_splits('cifar10', root, valid, seed, image_size, settings)
 
-def cifar100_splits(root:Path|str|None=None, # a folder holding cifar-100-python/; default: search
-                    valid:float|int=0.1, # part of the 50,000 training images for validation (0.1 -> 45,000/5,000)
-                    seed:int=0, # split seed
-                    image_size:int|None=None, # resize once to this size (None: keep 32)
-                    label:str='fine', # 'fine' (100 classes) or 'coarse' (20)
-                    settings:Settings|None=None) -> Splits:
-    "CIFAR-100 as train 45,000 / valid 5,000 / test 10,000 (report B); test labels are -1 when the file has none."
-    if label not in ('fine', 'coarse'): raise unknown_name('CIFAR-100 label', label, ['fine', 'coarse'])
+
+def cifar100_splits(
+    root: Path | str | None = None,  # a folder holding cifar-100-python/; default: search
+    # part of the 50,000 training images for validation (0.1 -> 45,000/5,000)
+    valid: float | int = 0.1,
+    seed: int = 0,  # split seed
+    image_size: int | None = None,  # resize once to this size (None: keep 32)
+    label: str = 'fine',  # 'fine' (100 classes) or 'coarse' (20)
+    settings: Settings | None = None,
+) -> Splits:
+    """CIFAR-100 as train 45,000 / valid 5,000 / test 10,000 (report B); test labels are -1 when the file has
+    none."""
+    if label not in ('fine', 'coarse'):
+        raise unknown_name('CIFAR-100 label', label, ['fine', 'coarse'])
     return cifar_splits('cifar100', root, valid, seed, image_size, settings, label)
 
 # %% ../nbs/01a_datasets.ipynb #7379048f
-def idx_root(name:str, root, settings) -> Path:
-    "A torchvision root whose <Name>/raw holds the unpacked idx files of `name`, unpacking .gz copies into data_dir once."
+def idx_root(name: str, root, settings) -> Path:
+    """A torchvision root whose <Name>/raw holds the unpacked idx files of `name`, unpacking .gz copies into
+    data_dir once."""
     source, settings = DATA_SOURCES[name], settings or get_settings()
     folder = resolve_data(name, root, settings=settings)
-    if all((folder/f).is_file() for f in source.files) and folder.parts[-2:] == tuple(source.folder.split('/')):
+    if all((folder / f).is_file() for f in source.files) and folder.parts[-2:] == tuple(
+        source.folder.split('/')
+    ):
         return folder.parent.parent
-    target = Path(settings.data_dir)/source.folder
-    print(f"unpacking {source.title} from {folder} into {target} (once)")
+    target = Path(settings.data_dir) / source.folder
+    print(f'unpacking {source.title} from {folder} into {target} (once)')
     for f in source.files:
-        if (folder/f).is_file():
-            if folder != target: atomic_write(target/f, lambda tmp: shutil.copyfile(folder/f, tmp))
+        if (folder / f).is_file():
+            if folder != target:
+                atomic_write(target / f, lambda tmp: shutil.copyfile(folder / f, tmp))
             continue
+
         def unpack(tmp):
-            with gzip.open(folder/f'{f}.gz') as packed, open(tmp, 'wb') as out: shutil.copyfileobj(packed, out)
-        try: atomic_write(target/f, unpack)
+            with gzip.open(folder / f'{f}.gz') as packed, open(tmp, 'wb') as out:
+                shutil.copyfileobj(packed, out)
+
+        try:
+            atomic_write(target / f, unpack)
         except (OSError, EOFError) as e:
-            raise BadDataError(f"{folder/f'{f}.gz'} is not a readable gzip file ({e})", fix=f"fetch it again from {source.url}") from None
+            raise BadDataError(
+                f'{folder / f"{f}.gz"} is not a readable gzip file ({e})',
+                fix=f'fetch it again from {source.url}',
+            ) from None
     return target.parent.parent
 
-def read_idx_set(dataset_class, root:Path, train:bool) -> ImageSet:
+
+def read_idx_set(dataset_class, root: Path, train: bool) -> ImageSet:
     "Read an MNIST-style set with torchvision; a clear error when a file is damaged."
-    try: ds = dataset_class(str(root), train=train, download=False)
+    try:
+        ds = dataset_class(str(root), train=train, download=False)
     except Exception as e:
-        raise BadDataError(f"torchvision could not read {dataset_class.__name__} from {Path(root)/dataset_class.__name__/'raw'} "
-                           f"({type(e).__name__}: {e})", fix="delete the unpacked files there and run again, or fetch the .gz files again") from None
+        raise BadDataError(
+            f'torchvision could not read {dataset_class.__name__} from '
+            f'{Path(root) / dataset_class.__name__ / "raw"} '
+            f'({type(e).__name__}: {e})',
+            fix='delete the unpacked files there and run again, or fetch the .gz files again',
+        ) from None
     return ImageSet(ds.data[:, None].clone(), ds.targets, list(ds.classes))
 
 # %% ../nbs/01a_datasets.ipynb #59342410
-def fashion_mnist_splits(root:Path|str|None=None, # a folder holding the files (or FashionMNIST/raw/); default: search
-                         valid:float|int=10000, # training images held out for validation
-                         seed:int=0, # split seed
-                         channels:int=1, # 1 (grey) or 3 (grey repeated, for colour models)
-                         image_size:int|None=None, # resize once (e.g. 32 for CIFAR-shaped models); None: 28
-                         settings:Settings|None=None) -> Splits:
-    "Fashion-MNIST as train 50,000 / valid 10,000 / test 10,000 (valid: seeded, stratified part of the official train)."
+# a folder holding the files (or FashionMNIST/raw/); default: search
+def fashion_mnist_splits(
+    root: Path | str | None = None,
+    valid: float | int = 10000,  # training images held out for validation
+    seed: int = 0,  # split seed
+    channels: int = 1,  # 1 (grey) or 3 (grey repeated, for colour models)
+    image_size: int | None = None,  # resize once (e.g. 32 for CIFAR-shaped models); None: 28
+    settings: Settings | None = None,
+) -> Splits:
+    """Fashion-MNIST as train 50,000 / valid 10,000 / test 10,000 (valid: seeded, stratified part of the
+    official train)."""
     tv_root = idx_root('fashion_mnist', root, settings)
     train = read_idx_set(torchvision.datasets.FashionMNIST, tv_root, True)
     test = read_idx_set(torchvision.datasets.FashionMNIST, tv_root, False)
     cut = split_set(train, valid=valid, test=0, seed=seed)
     parts = [cut.train, cut.valid, test]
-    if image_size: parts = [resize_set(part, image_size) for part in parts]
-    if channels == 3: parts = [to_rgb(part) for part in parts]
-    info = dict(source=str(Path(tv_root)/'FashionMNIST'/'raw'), seed=seed, stratified=True, channels=channels,
-                image_size=image_size or 28, sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])))
+    if image_size:
+        parts = [resize_set(part, image_size) for part in parts]
+    if channels == 3:
+        parts = [to_rgb(part) for part in parts]
+    info = dict(
+        source=str(Path(tv_root) / 'FashionMNIST' / 'raw'),
+        seed=seed,
+        stratified=True,
+        channels=channels,
+        image_size=image_size or 28,
+        sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
+    )
     return Splits(*parts, name='fashion_mnist', info=info)

@@ -1,4 +1,6 @@
-"""From a trained `Learner` and a loader to predictions, accuracy (overall, per class, top-k), confusion matrices, ROC curves, ensembles of several models, and the submission files of unlabelled test sets. scikit-learn does the arithmetic.
+"""From a trained `Learner` and a loader to predictions, accuracy (overall, per class, top-k), confusion
+matrices, ROC curves, ensembles of several models, and the submission files of unlabelled test sets.
+scikit-learn does the arithmetic.
 
 Docs: https://course-kit.github.io/course_kit/evaluate.html.md"""
 
@@ -13,8 +15,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import (accuracy_score, classification_report, confusion_matrix, log_loss,
-                             recall_score, roc_auc_score, roc_curve, top_k_accuracy_score)
+from sklearn.metrics import (
+    accuracy_score,
+    classification_report,
+    confusion_matrix,
+    log_loss,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+    top_k_accuracy_score,
+)
 
 from .core import BadDataError, DataNotFoundError, SettingsError, unknown_name, atomic_write
 from fastcore.basics import getcallable
@@ -25,51 +35,95 @@ __all__ = ['LABEL_LIST_HEADER', 'Accuracy', 'roc_curves', 'Predictions', 'get_pr
            'ensemble_predictions', 'write_kaggle_csv', 'write_label_list', 'check_submission', 'tta_predictions']
 
 # %% ../nbs/06_evaluate.ipynb #5e529df0
-def _as_tensor(x, what:str) -> torch.Tensor:
+def _as_tensor(x, what: str) -> torch.Tensor:
     "`x` (tensor, numpy array or list) as a CPU tensor."
-    try: return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu()
-    except (TypeError, ValueError) as e: raise BadDataError(f"{what} could not be turned into a tensor ({e})", fix="pass a tensor, an array or a list of numbers") from None
+    try:
+        return torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).detach().cpu()
+    except (TypeError, ValueError) as e:
+        raise BadDataError(
+            f'{what} could not be turned into a tensor ({e})',
+            fix='pass a tensor, an array or a list of numbers',
+        ) from None
 
 # %% ../nbs/06_evaluate.ipynb #a2610830
-def checked_batch(preds, targets, n_classes:int) -> tuple:
+def checked_batch(preds, targets, n_classes: int) -> tuple:
     "Predicted and true labels (long, (N,)) of one batch, or a `BadDataError` saying what is wrong with it."
     preds, targets = _as_tensor(preds, 'preds'), _as_tensor(targets, 'targets')
-    if targets.ndim != 1: raise BadDataError(f"targets must have shape (N,), got {tuple(targets.shape)}", fix="pass one true label per image")
-    if targets.is_floating_point(): raise BadDataError(f"targets must be integer labels, got {targets.dtype}", fix="pass class indices, e.g. y.long()")
+    if targets.ndim != 1:
+        raise BadDataError(
+            f'targets must have shape (N,), got {tuple(targets.shape)}', fix='pass one true label per image'
+        )
+    if targets.is_floating_point():
+        raise BadDataError(
+            f'targets must be integer labels, got {targets.dtype}', fix='pass class indices, e.g. y.long()'
+        )
     if preds.ndim == 2:
         if preds.shape[1] != n_classes:
-            raise BadDataError(f"preds has {preds.shape[1]} scores per image but there are {n_classes} classes", fix="check the model's output size")
-        if torch.isnan(preds).any(): raise BadDataError("preds contains NaN", fix="the model diverged or its input has NaN; check the loss and the data")
+            raise BadDataError(
+                f'preds has {preds.shape[1]} scores per image but there are {n_classes} classes',
+                fix="check the model's output size",
+            )
+        if torch.isnan(preds).any():
+            raise BadDataError(
+                'preds contains NaN',
+                fix='the model diverged or its input has NaN; check the loss and the data',
+            )
         preds = preds.argmax(dim=1)
     elif preds.ndim == 1:
-        if preds.is_floating_point(): raise BadDataError(f"1-D preds must be integer labels, got {preds.dtype}", fix="pass labels (long) or scores of shape (N, n_classes)")
-    else: raise BadDataError(f"preds must have shape (N, {n_classes}) or (N,), got {tuple(preds.shape)}", fix="flatten extra dimensions")
-    if len(preds) != len(targets): raise BadDataError(f"{len(preds)} predictions but {len(targets)} targets", fix="pass one prediction per target")
+        if preds.is_floating_point():
+            raise BadDataError(
+                f'1-D preds must be integer labels, got {preds.dtype}',
+                fix='pass labels (long) or scores of shape (N, n_classes)',
+            )
+    else:
+        raise BadDataError(
+            f'preds must have shape (N, {n_classes}) or (N,), got {tuple(preds.shape)}',
+            fix='flatten extra dimensions',
+        )
+    if len(preds) != len(targets):
+        raise BadDataError(
+            f'{len(preds)} predictions but {len(targets)} targets', fix='pass one prediction per target'
+        )
     for name, labels in (('preds', preds), ('targets', targets)):
         if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
             bad = labels[(labels < 0) | (labels >= n_classes)][0].item()
-            raise BadDataError(f"{name} has the label {bad}, outside 0..{n_classes - 1}",
-                               fix="unlabelled images (label -1) have no accuracy" if bad == -1 else "check n_classes and the labels")
+            raise BadDataError(
+                f'{name} has the label {bad}, outside 0..{n_classes - 1}',
+                fix='unlabelled images (label -1) have no accuracy'
+                if bad == -1
+                else 'check n_classes and the labels',
+            )
     return preds.long(), targets.long()
 
 # %% ../nbs/06_evaluate.ipynb #ce85a09c
 class Accuracy:
-    "Overall and per-class accuracy, accumulated batch by batch: `reset`, `update(preds, targets)`, `compute`."
-    def __init__(self, n_classes:int, # number of classes
-                 classes:list|None=None): # class names (default '0', '1', ...)
+    """Overall and per-class accuracy, accumulated batch by batch: `reset`, `update(preds, targets)`,
+    `compute`."""
+
+    def __init__(
+        self,
+        n_classes: int,  # number of classes
+        classes: list | None = None,
+    ):  # class names (default '0', '1', ...)
         self.n_classes = n_classes
         self.classes = list(classes) if classes is not None else [str(i) for i in range(n_classes)]
-        if len(self.classes) != n_classes: raise BadDataError(f"{len(self.classes)} class names for {n_classes} classes", fix="give one name per class")
+        if len(self.classes) != n_classes:
+            raise BadDataError(
+                f'{len(self.classes)} class names for {n_classes} classes', fix='give one name per class'
+            )
         self.reset()
 
     def reset(self):
         "Forget every batch seen so far."
         self.correct = torch.zeros(self.n_classes, dtype=torch.long)  # correct predictions per true class
-        self.total = torch.zeros(self.n_classes, dtype=torch.long)    # images per true class
+        self.total = torch.zeros(self.n_classes, dtype=torch.long)  # images per true class
         return self
 
-    def update(self, preds, # logits/probabilities (N, n_classes) or predicted labels (N,)
-               targets): # true labels (N,)
+    def update(
+        self,
+        preds,  # logits/probabilities (N, n_classes) or predicted labels (N,)
+        targets,
+    ):  # true labels (N,)
         "Check one batch and add it to the counts."
         preds, targets = checked_batch(preds, targets, self.n_classes)
         self.total += torch.bincount(targets, minlength=self.n_classes)
@@ -79,306 +133,479 @@ class Accuracy:
     def compute(self) -> dict:
         "{'overall': accuracy, 'per_class': {class name: accuracy or None}, 'count': images seen}"
         n = int(self.total.sum())
-        per_class = {name: (float(c) / float(t) if t else None) for name, c, t in zip(self.classes, self.correct, self.total)}
+        per_class = {
+            name: (float(c) / float(t) if t else None)
+            for name, c, t in zip(self.classes, self.correct, self.total)
+        }
         return dict(overall=float(self.correct.sum()) / n if n else None, per_class=per_class, count=n)
 
 # %% ../nbs/06_evaluate.ipynb #79f9f8fd
-def _numpy(x) -> np.ndarray: return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+def _numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
 
 def _check_labelled(targets):
     targets = _numpy(targets)
     if len(targets) and targets.min() < 0:
-        raise BadDataError(f"{int((targets < 0).sum())} of {len(targets)} images have no label (-1)",
-                           fix="an unlabelled test set has no accuracy: write a submission file with `write_kaggle_csv` or `write_label_list`")
+        raise BadDataError(
+            f'{int((targets < 0).sum())} of {len(targets)} images have no label (-1)',
+            fix='an unlabelled test set has no accuracy: write a submission file with '
+            '`write_kaggle_csv` or `write_label_list`',
+        )
     return targets
 
-def per_class_accuracy(preds, # predicted labels (N,)
-                       targets, # true labels (N,)
-                       n_classes:int) -> np.ndarray:
+
+def per_class_accuracy(
+    preds,  # predicted labels (N,)
+    targets,  # true labels (N,)
+    n_classes: int,
+) -> np.ndarray:
     "Accuracy of each class (its recall), NaN for a class with no images; scikit-learn's `recall_score`."
-    return recall_score(_check_labelled(targets), _numpy(preds), labels=list(range(n_classes)), average=None, zero_division=np.nan)
+    return recall_score(
+        _check_labelled(targets),
+        _numpy(preds),
+        labels=list(range(n_classes)),
+        average=None,
+        zero_division=np.nan,
+    )
 
-def top_k_accuracy(probs, # probabilities or scores (N, n_classes)
-                   targets, # true labels (N,)
-                   k:int=5) -> float:
-    "Fraction of images whose true class is among the `k` highest scores; scikit-learn's `top_k_accuracy_score`."
+
+def top_k_accuracy(
+    probs,  # probabilities or scores (N, n_classes)
+    targets,  # true labels (N,)
+    k: int = 5,
+) -> float:
+    """Fraction of images whose true class is among the `k` highest scores; scikit-learn's
+    `top_k_accuracy_score`."""
     probs = _numpy(probs)
-    return float(top_k_accuracy_score(_check_labelled(targets), probs, k=k, labels=list(range(probs.shape[1]))))
+    return float(
+        top_k_accuracy_score(_check_labelled(targets), probs, k=k, labels=list(range(probs.shape[1])))
+    )
 
-def classification_table(preds, targets, classes:list) -> pd.DataFrame:
+
+def classification_table(preds, targets, classes: list) -> pd.DataFrame:
     "Precision, recall, F1 and support per class (and averages), from scikit-learn's `classification_report`."
-    report = classification_report(_check_labelled(targets), _numpy(preds), labels=list(range(len(classes))),
-                                   target_names=[str(c) for c in classes], output_dict=True, zero_division=0)
+    report = classification_report(
+        _check_labelled(targets),
+        _numpy(preds),
+        labels=list(range(len(classes))),
+        target_names=[str(c) for c in classes],
+        output_dict=True,
+        zero_division=0,
+    )
     return pd.DataFrame(report).T
 
 # %% ../nbs/06_evaluate.ipynb #83f4de89
 @dataclass
 class RocCurves:
     "One-vs-rest ROC curves: per class false/true positive rates and AUC, and the macro AUC."
-    fpr: dict         # class name -> false positive rates
-    tpr: dict         # class name -> true positive rates
-    auc: dict         # class name -> area under the curve
+
+    fpr: dict  # class name -> false positive rates
+    tpr: dict  # class name -> true positive rates
+    auc: dict  # class name -> area under the curve
     macro_auc: float  # mean of the per-class AUCs
 
 # %% ../nbs/06_evaluate.ipynb #11269cef
-def roc_curves(probs, # probabilities (N, n_classes), or a `Predictions`
-               targets=None, # true labels (N,) (taken from `probs` if it is a `Predictions`)
-               classes:list|None=None) -> RocCurves:
-    "One-vs-rest ROC curve and AUC of every class present in `targets` (scikit-learn's `roc_curve`, `roc_auc_score`)."
-    if isinstance(probs, Predictions): probs, targets, classes = probs.probs, probs.targets, classes or probs.classes
+def roc_curves(
+    probs,  # probabilities (N, n_classes), or a `Predictions`
+    targets=None,  # true labels (N,) (taken from `probs` if it is a `Predictions`)
+    classes: list | None = None,
+) -> RocCurves:
+    """One-vs-rest ROC curve and AUC of every class present in `targets` (scikit-learn's `roc_curve`,
+    `roc_auc_score`)."""
+    if isinstance(probs, Predictions):
+        probs, targets, classes = probs.probs, probs.targets, classes or probs.classes
     probs, targets = _numpy(probs), _check_labelled(targets)
     if probs.ndim != 2 or len(probs) != len(targets):
-        raise BadDataError(f"probs {probs.shape} and targets {targets.shape} do not match", fix="probs must be (N, n_classes), targets (N,)")
+        raise BadDataError(
+            f'probs {probs.shape} and targets {targets.shape} do not match',
+            fix='probs must be (N, n_classes), targets (N,)',
+        )
     classes = classes if classes is not None else [str(i) for i in range(probs.shape[1])]
     fpr, tpr, auc = {}, {}, {}
     for c, name in enumerate(classes):
         positive = targets == c
-        if positive.all() or not positive.any(): continue     # no curve without both positives and negatives
+        if positive.all() or not positive.any():
+            continue  # no curve without both positives and negatives
         fpr[name], tpr[name], _ = roc_curve(positive, probs[:, c])
         auc[name] = float(roc_auc_score(positive, probs[:, c]))
-    if not auc: raise BadDataError("no class has both positive and negative images", fix="evaluate on a set with at least two classes")
+    if not auc:
+        raise BadDataError(
+            'no class has both positive and negative images',
+            fix='evaluate on a set with at least two classes',
+        )
     return RocCurves(fpr, tpr, auc, float(np.mean(list(auc.values()))))
 
 # %% ../nbs/06_evaluate.ipynb #e628e5c3
 @dataclass
 class Predictions:
     "Class probabilities (N, n_classes), predicted labels (N,) and true labels (N,; -1 = unknown) of one set."
+
     probs: torch.Tensor
     preds: torch.Tensor
     targets: torch.Tensor
     classes: list = None
-    names: list = None    # file names of the images, when known
+    names: list = None  # file names of the images, when known
 
     @property
-    def n_classes(self) -> int: return self.probs.shape[1]
+    def n_classes(self) -> int:
+        return self.probs.shape[1]
+
     @property
-    def labelled(self) -> bool: return bool((self.targets >= 0).all())
-    def accuracy(self) -> float: return float(accuracy_score(_check_labelled(self.targets), self.preds.numpy()))
+    def labelled(self) -> bool:
+        return bool((self.targets >= 0).all())
+
+    def accuracy(self) -> float:
+        return float(accuracy_score(_check_labelled(self.targets), self.preds.numpy()))
+
     def confusion(self) -> np.ndarray:
         "Confusion matrix: row = true class, column = predicted class."
-        return confusion_matrix(_check_labelled(self.targets), self.preds.numpy(), labels=list(range(self.n_classes)))
+        return confusion_matrix(
+            _check_labelled(self.targets), self.preds.numpy(), labels=list(range(self.n_classes))
+        )
+
     def per_class_accuracy(self) -> dict:
         "{class name: accuracy} (NaN for a class with no images)."
         return dict(zip(self._names(), per_class_accuracy(self.preds, self.targets, self.n_classes).tolist()))
-    def top_k_accuracy(self, k:int=5) -> float: return top_k_accuracy(self.probs, self.targets, k)
+
+    def top_k_accuracy(self, k: int = 5) -> float:
+        return top_k_accuracy(self.probs, self.targets, k)
+
     def loss(self) -> float:
         "Mean cross-entropy of the probabilities (scikit-learn's `log_loss`), the 'test loss' of report D."
         probs = self.probs.double()
-        probs = probs / probs.sum(dim=1, keepdim=True)    # float32 softmax rows sum to 1 only up to rounding
-        return float(log_loss(_check_labelled(self.targets), probs.numpy(), labels=list(range(self.n_classes))))
-    def table(self) -> pd.DataFrame: return classification_table(self.preds, self.targets, self._names())
-    def roc(self) -> RocCurves: return roc_curves(self.probs, self.targets, self._names())
-    def _names(self): return list(self.classes) if self.classes is not None else [str(i) for i in range(self.n_classes)]
+        probs = probs / probs.sum(dim=1, keepdim=True)  # float32 softmax rows sum to 1 only up to rounding
+        return float(
+            log_loss(_check_labelled(self.targets), probs.numpy(), labels=list(range(self.n_classes)))
+        )
+
+    def table(self) -> pd.DataFrame:
+        return classification_table(self.preds, self.targets, self._names())
+
+    def roc(self) -> RocCurves:
+        return roc_curves(self.probs, self.targets, self._names())
+
+    def _names(self):
+        return list(self.classes) if self.classes is not None else [str(i) for i in range(self.n_classes)]
 
 # %% ../nbs/06_evaluate.ipynb #4c6a6e35
-def get_predictions(learn, # a fastai Learner
-                    dl=None, # a loader (default: the valid loader)
-                   ) -> Predictions:
+def get_predictions(
+    learn,  # a fastai Learner
+    dl=None,  # a loader (default: the valid loader)
+) -> Predictions:
     "Probabilities, predicted and true labels (and file names, if any) of every item of `dl`."
     dl = dl if dl is not None else learn.dls.valid
     recorder = getattr(learn, 'recorder', None)
-    kept = {k: getattr(recorder, k, None) for k in ('values', 'lrs', 'iters', 'losses')} if recorder is not None else {}
+    kept = (
+        {k: getattr(recorder, k, None) for k in ('values', 'lrs', 'iters', 'losses')}
+        if recorder is not None
+        else {}
+    )
     data = getattr(dl, 'dataset', None)
     labels = getattr(data, 'labels', None)
     unlabelled = labels is not None and bool((labels < 0).any())
     loss_func = learn.loss_func
     activation = getcallable(loss_func, 'activation')
-    if unlabelled:   # fastai computes a loss while predicting; images without a label (-1) have none, so use zero
+    # fastai computes a loss while predicting; images without a label (-1) have none, so use zero
+    if unlabelled:
         learn.loss_func = lambda pred, *targets: pred.sum() * 0
-    try: probs, targets = learn.get_preds(dl=dl, act=activation)
-    finally: learn.loss_func = loss_func
-    for k, v in kept.items():        # fastai's get_preds starts a new 'fit' and empties the history; put it back
-        if v is not None: setattr(recorder, k, v)
+    try:
+        probs, targets = learn.get_preds(dl=dl, act=activation)
+    finally:
+        learn.loss_func = loss_func
+    # fastai's get_preds starts a new 'fit' and empties the history; put it back
+    for k, v in kept.items():
+        if v is not None:
+            setattr(recorder, k, v)
     probs = probs.float().cpu()
-    return Predictions(probs, probs.argmax(dim=1), targets.cpu(), getattr(data, 'classes', None), getattr(data, 'names', None))
+    return Predictions(
+        probs,
+        probs.argmax(dim=1),
+        targets.cpu(),
+        getattr(data, 'classes', None),
+        getattr(data, 'names', None),
+    )
 
 # %% ../nbs/06_evaluate.ipynb #04b0947d
 def _labels_of(member) -> torch.Tensor:
     "Predicted labels of an ensemble member: a `Predictions`, or labels (N,), or scores (N, C)."
-    if isinstance(member, Predictions): return member.preds.long()
+    if isinstance(member, Predictions):
+        return member.preds.long()
     member = _as_tensor(member, 'an ensemble member')
     return member.argmax(dim=1) if member.ndim == 2 else member.long()
+
 
 def _members(members, tie_break):
     "Members as a list, and the tie-break as a position (members may be a dict name -> member)."
     if isinstance(members, dict):
         names = list(members)
         if isinstance(tie_break, str):
-            if tie_break not in members: raise unknown_name('tie-break model', tie_break, names)
+            if tie_break not in members:
+                raise unknown_name('tie-break model', tie_break, names)
             tie_break = names.index(tie_break)
         members = list(members.values())
-    if not members: raise BadDataError("an ensemble needs at least one model", fix="pass a list or dict of predictions")
-    if isinstance(tie_break, str): raise SettingsError(f"tie_break={tie_break!r} is a name, but the members are a list", fix="pass a dict name -> predictions, or the position of the tie-break model")
-    if not -len(members) <= tie_break < len(members): raise SettingsError(f"tie_break={tie_break} but there are {len(members)} models", fix=f"use 0..{len(members) - 1}")
+    if not members:
+        raise BadDataError('an ensemble needs at least one model', fix='pass a list or dict of predictions')
+    if isinstance(tie_break, str):
+        raise SettingsError(
+            f'tie_break={tie_break!r} is a name, but the members are a list',
+            fix='pass a dict name -> predictions, or the position of the tie-break model',
+        )
+    if not -len(members) <= tie_break < len(members):
+        raise SettingsError(
+            f'tie_break={tie_break} but there are {len(members)} models', fix=f'use 0..{len(members) - 1}'
+        )
     return members, tie_break
 
 # %% ../nbs/06_evaluate.ipynb #1f71d997
-def majority_vote(members, # list (or dict name ->) of predicted labels (N,), scores (N, C) or `Predictions`
-                  tie_break:int|str=0, # position (or name) of the model whose label wins a tie
-                 ) -> torch.Tensor:
-    "The label most models predict; ties go to the tie-break model's label if tied, else to the lowest tied label."
+def majority_vote(
+    members,  # list (or dict name ->) of predicted labels (N,), scores (N, C) or `Predictions`
+    tie_break: int | str = 0,  # position (or name) of the model whose label wins a tie
+) -> torch.Tensor:
+    """The label most models predict; ties go to the tie-break model's label if tied, else to the lowest tied
+    label."""
     members, tie_break = _members(members, tie_break)
     labels = [_labels_of(m) for m in members]
-    if len({len(x) for x in labels}) > 1: raise BadDataError(f"the models predicted different numbers of images: {[len(x) for x in labels]}", fix="predict the same images with every model")
-    labels = torch.stack(labels)                                     # (models, N)
+    if len({len(x) for x in labels}) > 1:
+        raise BadDataError(
+            f'the models predicted different numbers of images: {[len(x) for x in labels]}',
+            fix='predict the same images with every model',
+        )
+    labels = torch.stack(labels)  # (models, N)
     n_classes = int(labels.max()) + 1
     votes = torch.zeros(labels.shape[1], n_classes, dtype=torch.long)
-    votes.scatter_add_(1, labels.T, torch.ones_like(labels.T))       # votes[i, c] = models voting c for image i
-    tied = votes == votes.max(dim=1, keepdim=True).values            # the labels with the most votes
+    # votes[i, c] = models voting c for image i
+    votes.scatter_add_(1, labels.T, torch.ones_like(labels.T))
+    tied = votes == votes.max(dim=1, keepdim=True).values  # the labels with the most votes
     favourite = labels[tie_break]
     favourite_tied = tied[torch.arange(len(favourite)), favourite]
-    return torch.where(favourite_tied, favourite, tied.int().argmax(dim=1))  # argmax of 0/1 = lowest tied label
+    # argmax of 0/1 = lowest tied label
+    return torch.where(favourite_tied, favourite, tied.int().argmax(dim=1))
 
 # %% ../nbs/06_evaluate.ipynb #fe904a31
-def mean_probabilities(members, # list (or dict) of probabilities (N, C) or `Predictions`
-                       weights=None, # one weight per model (default equal)
-                      ) -> torch.Tensor:
+def mean_probabilities(
+    members,  # list (or dict) of probabilities (N, C) or `Predictions`
+    weights=None,  # one weight per model (default equal)
+) -> torch.Tensor:
     "The (weighted) mean of the models' probabilities, (N, C)."
     members, _ = _members(members, 0)
-    probs = [(m.probs if isinstance(m, Predictions) else _as_tensor(m, 'probabilities')).double() for m in members]
-    if len({p.shape for p in probs}) > 1: raise BadDataError(f"the models' probabilities differ in shape: {[tuple(p.shape) for p in probs]}", fix="predict the same images with every model")
-    weights = torch.ones(len(probs), dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    probs = [
+        (m.probs if isinstance(m, Predictions) else _as_tensor(m, 'probabilities')).double() for m in members
+    ]
+    if len({p.shape for p in probs}) > 1:
+        raise BadDataError(
+            f"the models' probabilities differ in shape: {[tuple(p.shape) for p in probs]}",
+            fix='predict the same images with every model',
+        )
+    weights = (
+        torch.ones(len(probs), dtype=torch.float64)
+        if weights is None
+        else torch.as_tensor(weights, dtype=torch.float64)
+    )
     return (torch.stack(probs) * weights.view(-1, 1, 1)).sum(0) / weights.sum()
 
 # %% ../nbs/06_evaluate.ipynb #2aa38396
-def ensemble_predictions(members, # dict name -> `Predictions` of the same images (or a list)
-                         how:str='vote', # 'vote' (majority vote) or 'mean' (mean of probabilities)
-                         tie_break:int|str=0, # for 'vote': the model whose label wins ties
-                        ) -> Predictions:
+def ensemble_predictions(
+    members,  # dict name -> `Predictions` of the same images (or a list)
+    how: str = 'vote',  # 'vote' (majority vote) or 'mean' (mean of probabilities)
+    tie_break: int | str = 0,  # for 'vote': the model whose label wins ties
+) -> Predictions:
     "The ensemble as one `Predictions` (for 'vote' the probabilities are the share of votes of each class)."
-    if how not in ('vote', 'mean'): raise unknown_name('ensemble method', how, ['vote', 'mean'])
+    if how not in ('vote', 'mean'):
+        raise unknown_name('ensemble method', how, ['vote', 'mean'])
     first = list(members.values())[0] if isinstance(members, dict) else members[0]
     others = members.values() if isinstance(members, dict) else members
     if any(not torch.equal(m.targets, first.targets) for m in others):
-        raise BadDataError("the models' predictions are not of the same images in the same order", fix="predict one loader (shuffle off) with every model")
+        raise BadDataError(
+            "the models' predictions are not of the same images in the same order",
+            fix='predict one loader (shuffle off) with every model',
+        )
     if how == 'mean':
         probs = mean_probabilities(members).float()
         return Predictions(probs, probs.argmax(dim=1), first.targets, first.classes, first.names)
     preds = majority_vote(members, tie_break)
     labels = torch.stack([m.preds.long() for m in others])
-    share = torch.zeros(labels.shape[1], first.n_classes).scatter_add_(1, labels.T, torch.ones(labels.T.shape)) / len(labels)
+    share = torch.zeros(labels.shape[1], first.n_classes).scatter_add_(
+        1, labels.T, torch.ones(labels.T.shape)
+    ) / len(labels)
     return Predictions(share, preds, first.targets, first.classes, first.names)
 
 # %% ../nbs/06_evaluate.ipynb #eed936d9
 KAGGLE_HEADER = ('Id', 'Prediction1')
 
+
 def _write_rows(path, header, rows) -> Path:
     "Write a header and rows as CSV, atomically; strings quoted (the header too), numbers not."
+
     def write(tmp):
         with open(tmp, 'w', newline='') as f:
             writer = csv.writer(f, quoting=csv.QUOTE_NONNUMERIC, lineterminator='\n')
             writer.writerow(header)
             writer.writerows(rows)
+
     return atomic_write(path, write)
 
-def _labels_1d(labels, what:str) -> list:
+
+def _labels_1d(labels, what: str) -> list:
     "Predicted labels as a list of ints; (N, C) scores are refused, not flattened."
     array = _numpy(labels)
     if array.ndim != 1:
-        raise BadDataError(f"{what} got labels of shape {array.shape}; it needs one predicted class per image, shape (N,)",
-                           fix="pass predictions.preds (or scores.argmax(1)), not the probabilities")
+        raise BadDataError(
+            f'{what} got labels of shape {array.shape}; it needs one predicted class per image, shape (N,)',
+            fix='pass predictions.preds (or scores.argmax(1)), not the probabilities',
+        )
     return [int(x) for x in array]
 
 # %% ../nbs/06_evaluate.ipynb #09c35b10
 LABEL_LIST_HEADER = ('file', 'label')
 
-def write_kaggle_csv(path:Path|str, # the CSV to write
-                     labels, # predicted class index per test image (N,)
-                     ids=None, # one id per image (default 0..N-1, the test set's order)
-                     header:tuple=KAGGLE_HEADER) -> Path:
-    "Report B's Kaggle submission: header `\"Id\",\"Prediction1\"`, one row `id,label` per test image."
+
+def write_kaggle_csv(
+    path: Path | str,  # the CSV to write
+    labels,  # predicted class index per test image (N,)
+    ids=None,  # one id per image (default 0..N-1, the test set's order)
+    header: tuple = KAGGLE_HEADER,
+) -> Path:
+    'Report B\'s Kaggle submission: header `"Id","Prediction1"`, one row `id,label` per test image.'
     labels = _labels_1d(labels, 'write_kaggle_csv')
     ids = list(range(len(labels))) if ids is None else [x.item() if hasattr(x, 'item') else x for x in ids]
-    if len(ids) != len(labels): raise BadDataError(f"{len(ids)} ids but {len(labels)} labels", fix="give one id per prediction")
+    if len(ids) != len(labels):
+        raise BadDataError(f'{len(ids)} ids but {len(labels)} labels', fix='give one id per prediction')
     return _write_rows(path, header, zip(ids, labels))
 
-def write_label_list(path:Path|str, # the CSV to write
-                     names:list, # file name of each image
-                     labels, # predicted class index per image
-                     classes:list|None=None, # class names; the label column holds them if given
-                     header:tuple=LABEL_LIST_HEADER) -> Path:
+
+def write_label_list(
+    path: Path | str,  # the CSV to write
+    names: list,  # file name of each image
+    labels,  # predicted class index per image
+    classes: list | None = None,  # class names; the label column holds them if given
+    header: tuple = LABEL_LIST_HEADER,
+) -> Path:
     "Report A's (file name, label) list as a CSV."
     labels = _labels_1d(labels, 'write_label_list')
-    if names is None or len(names) != len(labels): raise BadDataError(f"{0 if names is None else len(names)} file names but {len(labels)} labels", fix="predict a set that has `names` (an image folder) and pass them")
+    if names is None or len(names) != len(labels):
+        raise BadDataError(
+            f'{0 if names is None else len(names)} file names but {len(labels)} labels',
+            fix='predict a set that has `names` (an image folder) and pass them',
+        )
     column = [classes[x] for x in labels] if classes is not None else labels
     return _write_rows(path, header, zip([str(n) for n in names], column))
 
 # %% ../nbs/06_evaluate.ipynb #624249c7
 def _short(items, n=5) -> str:
     items = sorted(items, key=str)
-    return ', '.join(map(repr, items[:n])) + (f" and {len(items) - n} more" if len(items) > n else '')
+    return ', '.join(map(repr, items[:n])) + (f' and {len(items) - n} more' if len(items) > n else '')
 
-def read_submission_rows(path:Path) -> list:
-    "The rows of a CSV submission (a UTF-8 byte-order mark is accepted); clear errors for a folder or a binary file."
-    if not path.exists(): raise DataNotFoundError(f"no submission at {path}", fix="write it with write_kaggle_csv or write_label_list")
-    if path.is_dir(): raise BadDataError(f"{path} is a folder, not a CSV file", fix="pass the path of the .csv file itself")
+
+def read_submission_rows(path: Path) -> list:
+    """The rows of a CSV submission (a UTF-8 byte-order mark is accepted); clear errors for a folder or a
+    binary file."""
+    if not path.exists():
+        raise DataNotFoundError(
+            f'no submission at {path}', fix='write it with write_kaggle_csv or write_label_list'
+        )
+    if path.is_dir():
+        raise BadDataError(f'{path} is a folder, not a CSV file', fix='pass the path of the .csv file itself')
     try:
-        with open(path, newline='', encoding='utf-8-sig') as f: return list(csv.reader(f))
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            return list(csv.reader(f))
     except (UnicodeDecodeError, csv.Error) as e:
-        raise BadDataError(f"{path} is not a text CSV file ({type(e).__name__})", fix="write it with write_kaggle_csv or write_label_list") from None
+        raise BadDataError(
+            f'{path} is not a text CSV file ({type(e).__name__})',
+            fix='write it with write_kaggle_csv or write_label_list',
+        ) from None
 
-def id_problems(ids:list, expected:list) -> list:
+
+def id_problems(ids: list, expected: list) -> list:
     "What is wrong with the ids of a submission: missing, not in the test set, duplicated."
     seen, duplicated = set(), set()
     for i in ids:
-        if i in seen: duplicated.add(i)
+        if i in seen:
+            duplicated.add(i)
         seen.add(i)
     missing, extra = set(expected) - seen, seen - set(expected)
-    return ([f"{len(missing)} ids are missing: {_short(missing)}"] if missing else []) + \
-           ([f"{len(extra)} ids are not in the test set: {_short(extra)}"] if extra else []) + \
-           ([f"{len(duplicated)} ids appear more than once: {_short(duplicated)}"] if duplicated else [])
+    return (
+        ([f'{len(missing)} ids are missing: {_short(missing)}'] if missing else [])
+        + ([f'{len(extra)} ids are not in the test set: {_short(extra)}'] if extra else [])
+        + ([f'{len(duplicated)} ids appear more than once: {_short(duplicated)}'] if duplicated else [])
+    )
 
-def label_problems(labels:list, classes, n_classes) -> list:
+
+def label_problems(labels: list, classes, n_classes) -> list:
     "What is wrong with the labels: not class names, not whole numbers, out of range."
     if classes is not None:
         unknown = {x for x in labels if x not in set(map(str, classes))}
-        return [f"{len(unknown)} labels are not class names: {_short(unknown)}"] if unknown else []
+        return [f'{len(unknown)} labels are not class names: {_short(unknown)}'] if unknown else []
+
     def integer(x):
-        try: return float(x) == int(float(x))
-        except ValueError: return False
+        try:
+            return float(x) == int(float(x))
+        except ValueError:
+            return False
+
     not_integer = {x for x in labels if not integer(x)}
-    if not_integer: return [f"{len(not_integer)} labels are not whole numbers: {_short(not_integer)}"]
+    if not_integer:
+        return [f'{len(not_integer)} labels are not whole numbers: {_short(not_integer)}']
     outside = {x for x in labels if n_classes is not None and not 0 <= int(float(x)) < n_classes}
-    return [f"{len(outside)} labels are outside 0..{n_classes - 1}: {_short(outside)}"] if outside else []
+    return [f'{len(outside)} labels are outside 0..{n_classes - 1}: {_short(outside)}'] if outside else []
 
 # %% ../nbs/06_evaluate.ipynb #a39a4aef
-def check_submission(path:Path|str, # the CSV to check
-                     expected_ids, # the ids (or file names) every row must have, once each
-                     header:tuple=KAGGLE_HEADER, # the exact column names
-                     classes:list|None=None, # labels must be these names (label list), or
-                     n_classes:int|None=None, # labels must be integers in 0..n_classes-1 (integers if both None)
-                    ) -> pd.DataFrame:
+def check_submission(
+    path: Path | str,  # the CSV to check
+    expected_ids,  # the ids (or file names) every row must have, once each
+    header: tuple = KAGGLE_HEADER,  # the exact column names
+    classes: list | None = None,  # labels must be these names (label list), or
+    # labels must be integers in 0..n_classes-1 (integers if both None)
+    n_classes: int | None = None,
+) -> pd.DataFrame:
     "Read a submission back and raise `BadDataError` listing everything wrong with it; returns its rows."
     path = Path(path)
     rows = read_submission_rows(path)
-    if not rows: raise BadDataError(f"{path} is empty", fix=f"the first line must be the header {','.join(map(repr, header))}")
+    if not rows:
+        raise BadDataError(
+            f'{path} is empty', fix=f'the first line must be the header {",".join(map(repr, header))}'
+        )
     problems = []
-    if tuple(rows[0]) != tuple(header): problems.append(f"the header is {rows[0]}, expected {list(header)}")
+    if tuple(rows[0]) != tuple(header):
+        problems.append(f'the header is {rows[0]}, expected {list(header)}')
     body = rows[1:]
     expected = list(expected_ids)
-    if len(body) != len(expected): problems.append(f"{len(body)} rows, expected {len(expected)} (one per test image)")
+    if len(body) != len(expected):
+        problems.append(f'{len(body)} rows, expected {len(expected)} (one per test image)')
     wrong_width = [i + 2 for i, row in enumerate(body) if len(row) != len(header)]
-    if wrong_width: problems.append(f"{len(wrong_width)} lines do not have {len(header)} fields: lines {_short(wrong_width)}")
+    if wrong_width:
+        problems.append(
+            f'{len(wrong_width)} lines do not have {len(header)} fields: lines {_short(wrong_width)}'
+        )
     body = [row for row in body if len(row) == len(header)]
     problems += id_problems([row[0] for row in body], [str(i) for i in expected])
     problems += label_problems([row[1] for row in body], classes, n_classes)
     if problems:
-        raise BadDataError(f"{path.name} is not a valid submission:\n  - " + '\n  - '.join(problems),
-                           fix="write it with write_kaggle_csv / write_label_list from the predictions of the whole test set")
+        raise BadDataError(
+            f'{path.name} is not a valid submission:\n  - ' + '\n  - '.join(problems),
+            fix='write it with write_kaggle_csv / write_label_list from the predictions of '
+            'the whole test set',
+        )
     return pd.DataFrame(body, columns=list(header))
 
 # %% ../nbs/06_evaluate.ipynb #f538cb3f
 class FlipInputs(Callback):
-    "Flips every 4-d input batch left-right at `before_batch` (the second view of flip test-time augmentation)."
-    order = -5    # before the kit's ChannelsLast (-1) and fastai's MixedPrecision (10)
-    def before_batch(self): self.learn.xb = tuple(x.flip(-1) if x.dim() == 4 else x for x in self.learn.xb)
+    """Flips every 4-d input batch left-right at `before_batch` (the second view of flip test-time
+    augmentation)."""
+
+    order = -5  # before the kit's ChannelsLast (-1) and fastai's MixedPrecision (10)
+
+    def before_batch(self):
+        self.learn.xb = tuple(x.flip(-1) if x.dim() == 4 else x for x in self.learn.xb)
 
 # %% ../nbs/06_evaluate.ipynb #927c9acb
-def tta_predictions(learn, # a fastai Learner
-                    dl=None, # a loader (default: the valid loader)
-                   ) -> Predictions:
+def tta_predictions(
+    learn,  # a fastai Learner
+    dl=None,  # a loader (default: the valid loader)
+) -> Predictions:
     "Predictions from the mean class probabilities of each image and its left-right mirror image."
     plain = get_predictions(learn, dl)
-    with learn.added_cbs(FlipInputs()): flipped = get_predictions(learn, dl)
+    with learn.added_cbs(FlipInputs()):
+        flipped = get_predictions(learn, dl)
     probs = (plain.probs + flipped.probs) / 2
     return Predictions(probs, probs.argmax(dim=1), plain.targets, plain.classes, plain.names)

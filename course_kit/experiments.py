@@ -1,4 +1,6 @@
-"""`run_training` does the five steps almost every experiment of the reports repeats (train, reload the chosen weights, predict valid and test, measure, record) and returns one small result; `fast_run` is the kit's fast recipe on a ResNet-9, in one call.
+"""`run_training` does the five steps almost every experiment of the reports repeats (train, reload the
+chosen weights, predict valid and test, measure, record) and returns one small result; `fast_run` is the
+kit's fast recipe on a ResNet-9, in one call.
 
 Docs: https://course-kit.github.io/course_kit/experiments.html.md"""
 
@@ -19,7 +21,7 @@ from .augment import batch_augment
 from .models import get_model
 from .learner import Recipe
 from .checkpoints import train, load_checkpoint
-from .evaluate import Predictions, get_predictions, tta_predictions
+from .evaluate import get_predictions, tta_predictions
 from .runs import record_from
 
 # %% auto #0
@@ -29,124 +31,197 @@ __all__ = ['FAST_WIDTHS', 'TrainResult', 'run_training', 'fast_recipe', 'channel
 @dataclass
 class TrainResult:
     "What one training run gives back: its record, learner, predictions and metrics."
-    record: dict                     # the run record (see `make_record`)
-    learn: object                    # the fastai Learner (None after `free`)
-    predictions: dict                # 'valid' and 'test' -> `Predictions` (test: None without a test set)
-    metrics: dict                    # valid_accuracy, valid_loss, test_accuracy, test_loss (and more, e.g. tta_*)
-    best_epoch: int|None = None      # the epoch whose weights were evaluated, with weights='best'
-    note: str = ''                   # what a report row should say about it
-    extra: dict = field(default_factory=dict)   # anything else a report keeps (e.g. the predictions of more images)
+
+    record: dict  # the run record (see `make_record`)
+    learn: object  # the fastai Learner (None after `free`)
+    predictions: dict  # 'valid' and 'test' -> `Predictions` (test: None without a test set)
+    # valid_accuracy, valid_loss, test_accuracy, test_loss (and more, e.g. tta_*)
+    metrics: dict
+    best_epoch: int | None = None  # the epoch whose weights were evaluated, with weights='best'
+    note: str = ''  # what a report row should say about it
+    # anything else a report keeps (e.g. the predictions of more images)
+    extra: dict = field(default_factory=dict)
 
     @property
-    def history(self) -> list: return self.record['history']
+    def history(self) -> list:
+        return self.record['history']
+
     @property
-    def epochs(self) -> int: return self.record['epochs']
+    def epochs(self) -> int:
+        return self.record['epochs']
+
     @property
-    def dataset(self) -> str: return self.record['dataset']
+    def dataset(self) -> str:
+        return self.record['dataset']
+
     def free(self) -> TrainResult:
         "Drop the learner (model, optimiser, data on the device) and give the GPU memory back."
         self.learn = None
         gc.collect()
-        if torch.cuda.is_available(): torch.cuda.empty_cache()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         return self
 
 # %% ../nbs/08a_experiments.ipynb #cc2dd8c6
-def load_best(learn, run_dir:Path) -> int:
-    "Load run_dir/best.pt into the learner after checking it is the best epoch last.pt knows; returns that epoch."
-    best = load_checkpoint(run_dir/'best.pt', device=learn.dls.device)
-    last = load_checkpoint(run_dir/'last.pt')
+def load_best(learn, run_dir: Path) -> int:
+    """Load run_dir/best.pt into the learner after checking it is the best epoch last.pt knows; returns that
+    epoch."""
+    best = load_checkpoint(run_dir / 'best.pt', device=learn.dls.device)
+    last = load_checkpoint(run_dir / 'last.pt')
     expected = last['callbacks'].get('checkpoint', {}).get('best_epoch')
     if best['epoch'] != expected:
-        raise CheckpointError(f"{run_dir/'best.pt'} holds epoch {best['epoch']} but last.pt says the best was epoch {expected}",
-                              fix="resume the run (resume=True) so the pair is written again, or evaluate weights='last'")
+        raise CheckpointError(
+            f'{run_dir / "best.pt"} holds epoch {best["epoch"]} but last.pt says the best '
+            f'was epoch {expected}',
+            fix="resume the run (resume=True) so the pair is written again, or evaluate weights='last'",
+        )
     learn.model.load_state_dict(best['model'])
     return best['epoch']
+
 
 def evaluate(learn) -> tuple:
     "Predictions on valid and test, and their accuracy and loss (test: None when its labels are hidden)."
     valid = get_predictions(learn, learn.dls.valid)
     test = get_predictions(learn, learn.dls[2]) if len(learn.dls.loaders) > 2 else None
     labelled = test is not None and test.labelled
-    metrics = dict(valid_accuracy=valid.accuracy(), valid_loss=valid.loss(),
-                   test_accuracy=test.accuracy() if labelled else None, test_loss=test.loss() if labelled else None)
+    metrics = dict(
+        valid_accuracy=valid.accuracy(),
+        valid_loss=valid.loss(),
+        test_accuracy=test.accuracy() if labelled else None,
+        test_loss=test.loss() if labelled else None,
+    )
     return dict(valid=valid, test=test), metrics
 
 # %% ../nbs/08a_experiments.ipynb #4c994b3a
-def run_training(name:str, # the run's name (the experiment's)
-                 dls, # loaders from `get_dls` (train, valid and optionally test)
-                 model:nn.Module, # the network
-                 recipe:Recipe, # how to train
-                 run_dir:Path|str|None=None, # checkpoints go here (None: no checkpoints)
-                 resume:bool=False, # go on from run_dir/last.pt
-                 overwrite:bool=False, # replace checkpoints already in run_dir
-                 weights:str='last', # evaluate the 'last' epoch's weights, or the 'best' (needs recipe.keep_best and run_dir)
-                 splitter=None, # parameter groups for layer-wise rates / freezing
-                 progress='auto') -> TrainResult:
+def run_training(
+    name: str,  # the run's name (the experiment's)
+    dls,  # loaders from `get_dls` (train, valid and optionally test)
+    model: nn.Module,  # the network
+    recipe: Recipe,  # how to train
+    run_dir: Path | str | None = None,  # checkpoints go here (None: no checkpoints)
+    resume: bool = False,  # go on from run_dir/last.pt
+    overwrite: bool = False,  # replace checkpoints already in run_dir
+    # evaluate the 'last' epoch's weights, or the 'best' (needs recipe.keep_best and run_dir)
+    weights: str = 'last',
+    splitter=None,  # parameter groups for layer-wise rates / freezing
+    progress='auto',
+) -> TrainResult:
     "Train `model` on `dls` with `recipe`, evaluate the chosen weights on valid and test, and record the run."
-    if weights not in ('last', 'best'): raise unknown_name('weights', weights, ['last', 'best'])
+    if weights not in ('last', 'best'):
+        raise unknown_name('weights', weights, ['last', 'best'])
     if weights == 'best' and not (recipe.keep_best and run_dir):
-        raise SettingsError("weights='best' needs a best checkpoint", fix="set keep_best=True in the recipe and pass a run_dir")
-    learn = train(dls, model, recipe, run_dir=run_dir, resume=resume, overwrite=overwrite, progress=progress, splitter=splitter)
+        raise SettingsError(
+            "weights='best' needs a best checkpoint",
+            fix='set keep_best=True in the recipe and pass a run_dir',
+        )
+    learn = train(
+        dls,
+        model,
+        recipe,
+        run_dir=run_dir,
+        resume=resume,
+        overwrite=overwrite,
+        progress=progress,
+        splitter=splitter,
+    )
     best_epoch = load_best(learn, Path(run_dir)) if weights == 'best' else None
     predictions, metrics = evaluate(learn)
-    record = record_from(learn, name, metrics=metrics, seed=getattr(dls.train, 'seed', None), weights=weights, best_epoch=best_epoch)
+    record = record_from(
+        learn,
+        name,
+        metrics=metrics,
+        seed=getattr(dls.train, 'seed', None),
+        weights=weights,
+        best_epoch=best_epoch,
+    )
     return TrainResult(record, learn, predictions, metrics, best_epoch)
 
 # %% ../nbs/08a_experiments.ipynb #d21b516c
-def fast_recipe(epochs:int=10, # passes over the training set
-                lr:float=5e-3, # peak learning rate of the one cycle
-                weight_decay:float=0.01, # decoupled weight decay (AdamW)
-                label_smoothing:float=0.1, # part of the target spread over the other classes
-                compile:bool=False, # torch.compile the model (CUDA only)
-               ) -> Recipe:
+def fast_recipe(
+    epochs: int = 10,  # passes over the training set
+    lr: float = 5e-3,  # peak learning rate of the one cycle
+    weight_decay: float = 0.01,  # decoupled weight decay (AdamW)
+    label_smoothing: float = 0.1,  # part of the target spread over the other classes
+    compile: bool = False,  # torch.compile the model (CUDA only)
+) -> Recipe:
     "AdamW, one cycle, label smoothing, weight decay; bf16 and channels_last on a CUDA GPU."
-    return Recipe(epochs=epochs, lr=lr, optimizer='adamw', weight_decay=weight_decay, schedule='one_cycle',
-                  label_smoothing=label_smoothing, mixed_precision='bf16', channels_last=True, compile=compile)
+    return Recipe(
+        epochs=epochs,
+        lr=lr,
+        optimizer='adamw',
+        weight_decay=weight_decay,
+        schedule='one_cycle',
+        label_smoothing=label_smoothing,
+        mixed_precision='bf16',
+        channels_last=True,
+        compile=compile,
+    )
 
 # %% ../nbs/08a_experiments.ipynb #dc358334
-FAST_WIDTHS = dict(gpu=(64, 128, 256, 512), cpu=(8, 16, 64, 128))   # ResNet-9 widths fast_run uses by default
+FAST_WIDTHS = dict(gpu=(64, 128, 256, 512), cpu=(8, 16, 64, 128))  # ResNet-9 widths fast_run uses by default
 
-def channel_stats(data, # an `ImageSet` (uint8 images)
-                  n:int=10000, # images to measure (the first n)
-                 ) -> tuple:
+
+def channel_stats(
+    data,  # an `ImageSet` (uint8 images)
+    n: int = 10000,  # images to measure (the first n)
+) -> tuple:
     "Mean and standard deviation of each channel, in [0, 1] units: a `(mean, std)` pair for `normalize=`."
     x = data.images[:n].float() / 255
     return x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).tolist()
 
 # %% ../nbs/08a_experiments.ipynb #41d1d576
-def add_tta(result:TrainResult) -> dict:
-    "The flip-TTA accuracies of a trained result (test: None when its labels are hidden), added to its metrics and record."
+def add_tta(result: TrainResult) -> dict:
+    """The flip-TTA accuracies of a trained result (test: None when its labels are hidden), added to its
+    metrics and record."""
     learn, test = result.learn, result.predictions['test']
-    tta = dict(tta_valid_accuracy=tta_predictions(learn, learn.dls.valid).accuracy(),
-               tta_test_accuracy=tta_predictions(learn, learn.dls[2]).accuracy() if test is not None and test.labelled else None)
+    tta = dict(
+        tta_valid_accuracy=tta_predictions(learn, learn.dls.valid).accuracy(),
+        tta_test_accuracy=tta_predictions(learn, learn.dls[2]).accuracy()
+        if test is not None and test.labelled
+        else None,
+    )
     result.metrics.update(tta)
     result.record['metrics'].update(tta)
     return tta
 
 # %% ../nbs/08a_experiments.ipynb #04170d3f
-def fast_run(name:str, # the run's name (the experiment's, in a report)
-             splits:Splits, # an in-memory data set
-             epochs:int=10, # passes over the training set
-             lr:float=5e-3, # peak learning rate
-             batch_size:int|None=None, # default: 512 on a GPU, 128 on a CPU
-             widths:tuple|None=None, # ResNet-9 widths; default `FAST_WIDTHS` for the device
-             flips:bool=True, # random crop + flip augmentation and flip TTA (False for digits and letters)
-             device=None, # 'auto', 'cpu', 'cuda', ...
-             seed:int=0, # seed of weights, batch order and augmentation
-             compile:bool=False, # torch.compile (CUDA only)
-             progress='auto') -> TrainResult:
-    "Train a ResNet-9 with `fast_recipe` on `splits`; the result's metrics include the flip-TTA accuracies and its note says how."
+def fast_run(
+    name: str,  # the run's name (the experiment's, in a report)
+    splits: Splits,  # an in-memory data set
+    epochs: int = 10,  # passes over the training set
+    lr: float = 5e-3,  # peak learning rate
+    batch_size: int | None = None,  # default: 512 on a GPU, 128 on a CPU
+    widths: tuple | None = None,  # ResNet-9 widths; default `FAST_WIDTHS` for the device
+    flips: bool = True,  # random crop + flip augmentation and flip TTA (False for digits and letters)
+    device=None,  # 'auto', 'cpu', 'cuda', ...
+    seed: int = 0,  # seed of weights, batch order and augmentation
+    compile: bool = False,  # torch.compile (CUDA only)
+    progress='auto',
+) -> TrainResult:
+    """Train a ResNet-9 with `fast_recipe` on `splits`; the result's metrics include the flip-TTA accuracies
+    and its note says how."""
     device = get_device(device)
     on_gpu = device.type == 'cuda'
-    widths, batch_size = tuple(widths or FAST_WIDTHS['gpu' if on_gpu else 'cpu']), batch_size or (512 if on_gpu else 128)
+    widths, batch_size = (
+        tuple(widths or FAST_WIDTHS['gpu' if on_gpu else 'cpu']),
+        batch_size or (512 if on_gpu else 128),
+    )
     seed_everything(seed)
     model = get_model('resnet9', splits.n_classes, in_channels=splits.train.image_shape[0], widths=widths)
-    if not on_gpu: model = model.to(memory_format=torch.channels_last)   # on CUDA the recipe's ChannelsLast does it
+    # on CUDA the recipe's ChannelsLast does it
+    if not on_gpu:
+        model = model.to(memory_format=torch.channels_last)
     augment = batch_augment('crop_flip', splits.train.image_shape[-1]) if flips else None
-    dls = get_dls(splits, batch_size, device, normalize=channel_stats(splits.train), augment=augment, seed=seed)
+    dls = get_dls(
+        splits, batch_size, device, normalize=channel_stats(splits.train), augment=augment, seed=seed
+    )
     result = run_training(name, dls, model, fast_recipe(epochs, lr, compile=compile), progress=progress)
     tta = add_tta(result) if flips else {}
-    measured = ', '.join(f"{k} {v:.4f}" for k, v in tta.items() if v is not None)
-    result.note = (f"fast recipe: ResNet-9 {widths}, {epochs} epoch{'s' * (epochs != 1)}, one cycle AdamW lr {lr}, label smoothing 0.1, "
-                   f"{'crop + flip' if flips else 'no'} augmentation, batch {batch_size}" + (f"; flip TTA: {measured}" if measured else ''))
+    measured = ', '.join(f'{k} {v:.4f}' for k, v in tta.items() if v is not None)
+    result.note = (
+        f'fast recipe: ResNet-9 {widths}, {epochs} epoch{"s" * (epochs != 1)}, one cycle AdamW lr '
+        f'{lr}, label smoothing 0.1, '
+        f'{"crop + flip" if flips else "no"} augmentation, batch {batch_size}'
+        + (f'; flip TTA: {measured}' if measured else '')
+    )
     return result

@@ -1,4 +1,5 @@
-"""Every reader of `01a_datasets` and `01b_folders` is tested offline through the same code that reads a real download. For that the kit writes tiny copies of each data set in its real on-disk format.
+"""Every reader of `01a_datasets` and `01b_folders` is tested offline through the same code that reads a
+real download. For that the kit writes tiny copies of each data set in its real on-disk format.
 
 Docs: https://course-kit.github.io/course_kit/fixtures.html.md"""
 
@@ -19,115 +20,186 @@ from .datasets import DATA_SOURCES, FIXTURE_MARK
 __all__ = ['CIFAR10_CLASSES', 'write_cifar_fixture', 'write_image_folder_fixture', 'write_caltech101_fixture']
 
 # %% ../nbs/01c_fixtures.ipynb #a841102f
-def fixture_images(labels:np.ndarray, # class of each image
-                   n_classes:int, size:int=32, # classes, and image height = width
-                   seed:int=0) -> np.ndarray:
+def fixture_images(
+    labels: np.ndarray,  # class of each image
+    n_classes: int,
+    size: int = 32,  # classes, and image height = width
+    seed: int = 0,
+) -> np.ndarray:
     "Learnable fake images (N, size, size, 3) uint8: a colour and a stripe per class, plus noise."
     rng = np.random.default_rng(seed)
     colours = rng.integers(40, 216, (n_classes, 3))
     images = rng.integers(0, 40, (len(labels), size, size, 3)) + colours[labels][:, None, None, :]
     stripe = (labels * size) // max(n_classes, 1)
-    for i, row in enumerate(stripe): images[i, row:row + max(size // 8, 1)] = 255 - colours[labels[i]]
+    for i, row in enumerate(stripe):
+        images[i, row : row + max(size // 8, 1)] = 255 - colours[labels[i]]
     return images.clip(0, 255).astype(np.uint8)
 
-def mark_fixture(folder:Path) -> Path:
-    "Leave the fixture mark in `folder`, so the readers name the data set `<name> fixture` (see `01a_datasets`)."
+
+def mark_fixture(folder: Path) -> Path:
+    """Leave the fixture mark in `folder`, so the readers name the data set `<name> fixture` (see
+    `01a_datasets`)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder/FIXTURE_MARK).write_text("Written by course_kit.fixtures: tiny fake data in the real format, not the real data set.\n")
+    (folder / FIXTURE_MARK).write_text(
+        'Written by course_kit.fixtures: tiny fake data in the real format, not the real data set.\n'
+    )
     return folder
 
-def write_pickle(path:Path, obj):
+
+def write_pickle(path: Path, obj):
     "Write `obj` as a protocol-2 pickle (as the CIFAR archives are)."
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, 'wb') as f: pickle.dump(obj, f, protocol=2)
+    with open(path, 'wb') as f:
+        pickle.dump(obj, f, protocol=2)
 
 # %% ../nbs/01c_fixtures.ipynb #dcd1e33f
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 
 # %% ../nbs/01c_fixtures.ipynb #d1fdda02
-def cifar_batch(labels:np.ndarray, n_classes:int, seed:int, part:str) -> tuple:
+def cifar_batch(labels: np.ndarray, n_classes: int, seed: int, part: str) -> tuple:
     "The `data` array (N, 3072), planes one after the other, and the file names of one batch."
     data = fixture_images(labels, n_classes, 32, seed=seed).transpose(0, 3, 1, 2).reshape(len(labels), 3072)
     return data, [f'{part}_{i:05d}.png'.encode() for i in range(len(labels))]
 
-def write_cifar10_files(folder:Path, train:np.ndarray, test:np.ndarray, test_labels:bool, seed:int):
+
+def write_cifar10_files(folder: Path, train: np.ndarray, test: np.ndarray, test_labels: bool, seed: int):
     "data_batch_1..5, test_batch and batches.meta of a CIFAR-10 fixture."
     for i, part in enumerate(np.array_split(np.arange(len(train)), 5)):
         data, names = cifar_batch(train[part], 10, seed + i, f'b{i + 1}')
-        write_pickle(folder/f'data_batch_{i + 1}', {b'batch_label': f'training batch {i + 1} of 5'.encode(),
-                     b'labels': train[part].tolist(), b'data': data, b'filenames': names})
+        write_pickle(
+            folder / f'data_batch_{i + 1}',
+            {
+                b'batch_label': f'training batch {i + 1} of 5'.encode(),
+                b'labels': train[part].tolist(),
+                b'data': data,
+                b'filenames': names,
+            },
+        )
     data, names = cifar_batch(test, 10, seed + 7, 'test')
-    batch = {b'batch_label': b'testing batch 1 of 1', b'labels': test.tolist(), b'data': data, b'filenames': names}
-    if not test_labels: del batch[b'labels']
-    write_pickle(folder/'test_batch', batch)
-    write_pickle(folder/'batches.meta', {b'num_cases_per_batch': len(train) // 5,
-                 b'label_names': [c.encode() for c in CIFAR10_CLASSES], b'num_vis': 3072})
+    batch = {
+        b'batch_label': b'testing batch 1 of 1',
+        b'labels': test.tolist(),
+        b'data': data,
+        b'filenames': names,
+    }
+    if not test_labels:
+        del batch[b'labels']
+    write_pickle(folder / 'test_batch', batch)
+    write_pickle(
+        folder / 'batches.meta',
+        {
+            b'num_cases_per_batch': len(train) // 5,
+            b'label_names': [c.encode() for c in CIFAR10_CLASSES],
+            b'num_vis': 3072,
+        },
+    )
 
-def write_cifar100_files(folder:Path, train:np.ndarray, test:np.ndarray, test_labels:bool, seed:int):
+
+def write_cifar100_files(folder: Path, train: np.ndarray, test: np.ndarray, test_labels: bool, seed: int):
     "train, test and meta of a CIFAR-100 fixture (coarse label = fine label // 5)."
     for part, labels in (('train', train), ('test', test)):
         data, names = cifar_batch(labels, 100, seed + (part == 'test'), part)
-        batch = {b'filenames': names, b'batch_label': f'{part}ing batch 1 of 1'.encode(), b'data': data,
-                 b'fine_labels': labels.tolist(), b'coarse_labels': (labels // 5).tolist()}
-        if part == 'test' and not test_labels: del batch[b'fine_labels'], batch[b'coarse_labels']
-        write_pickle(folder/part, batch)
-    write_pickle(folder/'meta', {b'fine_label_names': [f'class_{i:02d}'.encode() for i in range(100)],
-                 b'coarse_label_names': [f'super_{i:02d}'.encode() for i in range(20)]})
+        batch = {
+            b'filenames': names,
+            b'batch_label': f'{part}ing batch 1 of 1'.encode(),
+            b'data': data,
+            b'fine_labels': labels.tolist(),
+            b'coarse_labels': (labels // 5).tolist(),
+        }
+        if part == 'test' and not test_labels:
+            del batch[b'fine_labels'], batch[b'coarse_labels']
+        write_pickle(folder / part, batch)
+    write_pickle(
+        folder / 'meta',
+        {
+            b'fine_label_names': [f'class_{i:02d}'.encode() for i in range(100)],
+            b'coarse_label_names': [f'super_{i:02d}'.encode() for i in range(20)],
+        },
+    )
 
 # %% ../nbs/01c_fixtures.ipynb #7ce3d53f
-def write_cifar_fixture(root:Path|str, # the folder to write into (it gets cifar-10-batches-py/ or cifar-100-python/)
-                        n_per_class:int=10, # training images per class (test: a fifth of that, at least 1)
-                        kind:str='cifar10', # 'cifar10' or 'cifar100'
-                        test_labels:bool=True, # write the test labels (False: hidden, as on Kaggle)
-                        seed:int=0) -> Path:
+# the folder to write into (it gets cifar-10-batches-py/ or cifar-100-python/)
+def write_cifar_fixture(
+    root: Path | str,
+    n_per_class: int = 10,  # training images per class (test: a fifth of that, at least 1)
+    kind: str = 'cifar10',  # 'cifar10' or 'cifar100'
+    test_labels: bool = True,  # write the test labels (False: hidden, as on Kaggle)
+    seed: int = 0,
+) -> Path:
     "Write a tiny CIFAR-10 or CIFAR-100 in the real python-pickle batch format; returns its folder."
-    if kind not in ('cifar10', 'cifar100'): raise unknown_name('CIFAR kind', kind, ['cifar10', 'cifar100'])
+    if kind not in ('cifar10', 'cifar100'):
+        raise unknown_name('CIFAR kind', kind, ['cifar10', 'cifar100'])
     n_classes = 10 if kind == 'cifar10' else 100
     rng = np.random.default_rng(seed)
     train = rng.permutation(np.repeat(np.arange(n_classes), n_per_class))
     test = rng.permutation(np.repeat(np.arange(n_classes), max(n_per_class // 5, 1)))
-    folder = Path(root)/DATA_SOURCES[kind].folder
+    folder = Path(root) / DATA_SOURCES[kind].folder
     write = write_cifar10_files if kind == 'cifar10' else write_cifar100_files
     write(folder, train, test, test_labels, seed)
     return mark_fixture(folder)
 
 # %% ../nbs/01c_fixtures.ipynb #7d81636e
-def write_image_folder_fixture(root:Path|str, # the folder to write into
-                               classes=('cat', 'dog', 'frog'), # class folder names
-                               n_per_class:int=6, # training images per class
-                               n_valid:int=2, # valid images per class (0: no valid/ folder)
-                               n_test:int=5, # unlabelled test images (0: no test/ folder)
-                               image_size:int=32, seed:int=0, suffix:str='.png') -> Path:
+def write_image_folder_fixture(
+    root: Path | str,  # the folder to write into
+    classes=('cat', 'dog', 'frog'),  # class folder names
+    n_per_class: int = 6,  # training images per class
+    n_valid: int = 2,  # valid images per class (0: no valid/ folder)
+    n_test: int = 5,  # unlabelled test images (0: no test/ folder)
+    image_size: int = 32,
+    seed: int = 0,
+    suffix: str = '.png',
+) -> Path:
     "Write train/<class>/*, valid/<class>/* and test/* image files; returns `root`."
     root = Path(root)
     for k, (part, n) in enumerate([('train', n_per_class), ('valid', n_valid)]):
-        if not n: continue
+        if not n:
+            continue
         labels = np.repeat(np.arange(len(classes)), n)
-        for i, (label, array) in enumerate(zip(labels, fixture_images(labels, len(classes), image_size, seed + k))):
-            path = root/part/classes[label]/f'{classes[label]}_{i:04d}{suffix}'
+        for i, (label, array) in enumerate(
+            zip(labels, fixture_images(labels, len(classes), image_size, seed + k))
+        ):
+            path = root / part / classes[label] / f'{classes[label]}_{i:04d}{suffix}'
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(array).save(path)
     if n_test:
-        (root/'test').mkdir(parents=True, exist_ok=True)
+        (root / 'test').mkdir(parents=True, exist_ok=True)
         labels = np.arange(n_test) % len(classes)
         for i, array in enumerate(fixture_images(labels, len(classes), image_size, seed + 7)):
-            Image.fromarray(array).save(root/'test'/f'img_{i:04d}{suffix}')
+            Image.fromarray(array).save(root / 'test' / f'img_{i:04d}{suffix}')
     return mark_fixture(root)
 
 # %% ../nbs/01c_fixtures.ipynb #97b25748
-def write_caltech101_fixture(root:Path|str, # the folder to write into (it gets caltech101/101_ObjectCategories/)
-                             counts=(12, 8, 6, 5, 20), # images per class: imbalanced like the real set
-                             seed:int=0) -> Path:
-    "Write a tiny Caltech101 in its real folder layout (small JPEGs, some grey, plus BACKGROUND_Google); returns 101_ObjectCategories."
-    names = ['Faces', 'Leopards', 'Motorbikes', 'accordion', 'airplanes', 'anchor', 'ant', 'barrel', 'bass', 'beaver']
-    if len(counts) > len(names): names += [f'class_{i:03d}' for i in range(len(names), len(counts))]
-    folder = Path(root)/DATA_SOURCES['caltech101'].folder
+# the folder to write into (it gets caltech101/101_ObjectCategories/)
+def write_caltech101_fixture(
+    root: Path | str,
+    counts=(12, 8, 6, 5, 20),  # images per class: imbalanced like the real set
+    seed: int = 0,
+) -> Path:
+    """Write a tiny Caltech101 in its real folder layout (small JPEGs, some grey, plus BACKGROUND_Google);
+    returns 101_ObjectCategories."""
+    names = [
+        'Faces',
+        'Leopards',
+        'Motorbikes',
+        'accordion',
+        'airplanes',
+        'anchor',
+        'ant',
+        'barrel',
+        'bass',
+        'beaver',
+    ]
+    if len(counts) > len(names):
+        names += [f'class_{i:03d}' for i in range(len(names), len(counts))]
+    folder = Path(root) / DATA_SOURCES['caltech101'].folder
     rng = np.random.default_rng(seed)
     for label, (name, n) in enumerate([('BACKGROUND_Google', 3)] + list(zip(names, counts))):
-        (folder/name).mkdir(parents=True, exist_ok=True)
+        (folder / name).mkdir(parents=True, exist_ok=True)
         for i, array in enumerate(fixture_images(np.full(n, label), len(counts) + 1, 48, seed + label)):
-            height, width = int(rng.integers(30, 48)), int(rng.integers(30, 48))     # sizes differ, as in the real set
+            # sizes differ, as in the real set
+            height, width = int(rng.integers(30, 48)), int(rng.integers(30, 48))
             img = Image.fromarray(array[:height, :width])
-            if i % 4 == 3: img = img.convert('L')                                    # some grey images
-            img.save(folder/name/f'image_{i + 1:04d}.jpg', quality=90)
+            if i % 4 == 3:
+                img = img.convert('L')  # some grey images
+            img.save(folder / name / f'image_{i + 1:04d}.jpg', quality=90)
     return mark_fixture(folder)

@@ -1,4 +1,6 @@
-"""Image folders (report A's layout) and Caltech101 (report E): images of any size and colour mode, one file each, scanned with torchvision, decoded once into the `ImageSet` of `01_data` and cached, with every bad file named or counted.
+"""Image folders (report A's layout) and Caltech101 (report E): images of any size and colour mode, one
+file each, scanned with torchvision, decoded once into the `ImageSet` of `01_data` and cached, with
+every bad file named or counted.
 
 Docs: https://course-kit.github.io/course_kit/folders.html.md"""
 
@@ -6,7 +8,9 @@ Docs: https://course-kit.github.io/course_kit/folders.html.md"""
 
 # %% ../nbs/01b_folders.ipynb #91b698e6
 from __future__ import annotations
-import hashlib, inspect, os
+import hashlib
+import inspect
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,287 +20,513 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from torchvision.transforms.v2 import functional as TF
 from PIL import Image
 
-from .core import (CourseKitError, BadDataError, DataNotFoundError, Settings, get_settings, get_device,
-                             unknown_name, kit_path, atomic_write, check_count)
+from course_kit.core import (
+    CourseKitError,
+    BadDataError,
+    DataNotFoundError,
+    Settings,
+    get_settings,
+    get_device,
+    unknown_name,
+    kit_path,
+    atomic_write,
+    check_count,
+)
 from .data import ImageSet, Splits, split_set, digits_splits
-from .datasets import resolve_data, dataset_name, cifar10_splits, cifar100_splits, fashion_mnist_splits
+from course_kit.datasets import (
+    resolve_data,
+    dataset_name,
+    cifar10_splits,
+    cifar100_splits,
+    fashion_mnist_splits,
+)
 from fastai.data.core import DataLoaders
 
 # %% auto #0
 __all__ = ['read_images', 'image_folder_splits', 'caltech101_splits']
 
 # %% ../nbs/01b_folders.ipynb #dba31a51
-def to_8bit_rgb(img:Image.Image) -> Image.Image:
+def to_8bit_rgb(img: Image.Image) -> Image.Image:
     "An RGB image from any PIL mode: high-bit grey scaled to 8 bits, transparency laid on white."
     if img.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
         array = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith('I;16') or array.max() > 255 else 255.0
-        if img.mode == 'F': top = max(float(array.max()), 1.0)
+        if img.mode == 'F':
+            top = max(float(array.max()), 1.0)
         img = Image.fromarray(np.clip(array / top * 255, 0, 255).round().astype(np.uint8), 'L')
-    if img.mode == 'P' and 'transparency' in img.info: img = img.convert('RGBA')
+    if img.mode == 'P' and 'transparency' in img.info:
+        img = img.convert('RGBA')
     if img.mode in ('RGBA', 'LA', 'PA'):
         white = Image.new('RGBA', img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img.convert('RGBA'))
     return img.convert('RGB')
 
 # %% ../nbs/01b_folders.ipynb #630cacc6
-def open_rgb(path:Path|str, # an image file
-             image_size:int|None=None, # resize to image_size x image_size (None: keep the size)
-            ) -> Image.Image:
+def open_rgb(
+    path: Path | str,  # an image file
+    image_size: int | None = None,  # resize to image_size x image_size (None: keep the size)
+) -> Image.Image:
     "The image at `path` as an RGB PIL image; `BadDataError` naming the file when it cannot be read."
     path = Path(path)
     try:
-        if path.stat().st_size == 0: raise BadDataError(f"{path} is an empty file (0 bytes)", fix="replace or delete the file")
+        if path.stat().st_size == 0:
+            raise BadDataError(f'{path} is an empty file (0 bytes)', fix='replace or delete the file')
         with Image.open(path) as img:
-            if image_size: img.draft('RGB', (image_size, image_size))
+            if image_size:
+                img.draft('RGB', (image_size, image_size))
             img = to_8bit_rgb(img)
-            if image_size: img = img.resize((image_size, image_size), Image.BILINEAR)
+            if image_size:
+                img = img.resize((image_size, image_size), Image.BILINEAR)
             img.load()
         return img
-    except CourseKitError: raise
-    except FileNotFoundError: raise DataNotFoundError(f"missing file {path}", fix="restore the file or scan the folder again") from None
+    except CourseKitError:
+        raise
+    except FileNotFoundError:
+        raise DataNotFoundError(
+            f'missing file {path}', fix='restore the file or scan the folder again'
+        ) from None
     except Exception as e:
-        raise BadDataError(f"{path} is not a readable image ({type(e).__name__}: {e})", fix="replace or delete the file") from None
+        raise BadDataError(
+            f'{path} is not a readable image ({type(e).__name__}: {e})', fix='replace or delete the file'
+        ) from None
 
 # %% ../nbs/01b_folders.ipynb #c1f6b76f
-LAYOUT_HELP = "lay it out as root/train/<class>/<image>, optionally root/valid/<class>/<image> and an unlabelled root/test/<image>"
+LAYOUT_HELP = (
+    'lay it out as root/train/<class>/<image>, optionally root/valid/<class>/<image> and an '
+    'unlabelled root/test/<image>'
+)
+
 
 def is_image_name(path) -> bool:
     "Does the file name look like an image (by extension, as torchvision decides; hidden files excluded)?"
     path = Path(path)
     return path.suffix.lower() in IMG_EXTENSIONS and not any(part.startswith('.') for part in path.parts[-2:])
 
-def files_below(folder:Path) -> list:
+
+def files_below(folder: Path) -> list:
     "Every file below `folder`, at any depth, hidden ones included (for counting what was ignored)."
     return sorted(p for p in folder.rglob('*') if p.is_file())
 
-def class_folders(folder:Path, exclude=()) -> list:
+
+def class_folders(folder: Path, exclude=()) -> list:
     "The class folder names of `folder` (torchvision's `find_classes`, hidden and excluded ones left out)."
-    try: names, _ = find_classes(folder)
-    except FileNotFoundError: names = []
+    try:
+        names, _ = find_classes(folder)
+    except FileNotFoundError:
+        names = []
     names = [n for n in names if n not in exclude and not n.startswith('.')]
     loose = [p for p in folder.iterdir() if p.is_file()]
     if not names:
-        found = f" but {len(loose)} files directly in it" if loose else ''
-        raise BadDataError(f"{folder} has no class folders{found}", fix=f"put each class's images in its own folder: {folder}/<class>/<image>")
-    inner = [p for p in (folder/names[0]).iterdir() if p.is_dir()]
-    if len(names) == 1 and inner and not any(is_image_name(p) for p in (folder/names[0]).iterdir()):
-        raise BadDataError(f"{folder} holds one folder, {names[0]}/, whose sub-folders ({', '.join(sorted(p.name for p in inner)[:3])}, ...) "
-                           "look like the class folders: the data is one level deeper than expected",
-                           fix=f"point at {folder/names[0]} instead, or move its sub-folders up one level")
+        found = f' but {len(loose)} files directly in it' if loose else ''
+        raise BadDataError(
+            f'{folder} has no class folders{found}',
+            fix=f"put each class's images in its own folder: {folder}/<class>/<image>",
+        )
+    inner = [p for p in (folder / names[0]).iterdir() if p.is_dir()]
+    if len(names) == 1 and inner and not any(is_image_name(p) for p in (folder / names[0]).iterdir()):
+        raise BadDataError(
+            f'{folder} holds one folder, {names[0]}/, whose sub-folders '
+            f'({", ".join(sorted(p.name for p in inner)[:3])}, ...) '
+            'look like the class folders: the data is one level deeper than expected',
+            fix=f'point at {folder / names[0]} instead, or move its sub-folders up one level',
+        )
     return names
 
 # %% ../nbs/01b_folders.ipynb #79fcfec4
-def scan_class_folders(folder:Path|str, # a folder with one sub-folder per class
-                       exclude=(), # class folders to leave out (e.g. 'BACKGROUND_Google')
-                      ) -> tuple:
-    "Files, labels and class names of `folder/<class>/.../<image>`, and the non-image files that were ignored."
+def scan_class_folders(
+    folder: Path | str,  # a folder with one sub-folder per class
+    exclude=(),  # class folders to leave out (e.g. 'BACKGROUND_Google')
+) -> tuple:
+    """Files, labels and class names of `folder/<class>/.../<image>`, and the non-image files that were
+    ignored."""
     folder = Path(folder)
-    if not folder.is_dir(): raise DataNotFoundError(f"folder {folder} does not exist", fix=LAYOUT_HELP)
+    if not folder.is_dir():
+        raise DataNotFoundError(f'folder {folder} does not exist', fix=LAYOUT_HELP)
     names = class_folders(folder, exclude)
-    samples = make_dataset(str(folder), {n: i for i, n in enumerate(names)}, is_valid_file=is_image_name, allow_empty=True)
+    samples = make_dataset(
+        str(folder), {n: i for i, n in enumerate(names)}, is_valid_file=is_image_name, allow_empty=True
+    )
     files, labels = [Path(p) for p, _ in samples], [label for _, label in samples]
     for label, name in enumerate(names):
         if label not in labels:
-            found = files_below(folder/name)
-            what = f"only {len(found)} non-image files" if found else "it is empty"
-            raise BadDataError(f"class folder {folder/name} holds no images ({what})", fix="add its images or delete the folder")
+            found = files_below(folder / name)
+            what = f'only {len(found)} non-image files' if found else 'it is empty'
+            raise BadDataError(
+                f'class folder {folder / name} holds no images ({what})',
+                fix='add its images or delete the folder',
+            )
     kept = set(files)
-    ignored = [p for p in folder.iterdir() if p.is_file()] + [p for n in names for p in files_below(folder/n) if p not in kept]
+    ignored = [p for p in folder.iterdir() if p.is_file()] + [
+        p for n in names for p in files_below(folder / n) if p not in kept
+    ]
     nested = sum(len(p.relative_to(folder).parts) > 2 for p in files)
-    if nested: print(f"{folder}: {nested} images lie in sub-folders of their class folder; they count for that class")
+    if nested:
+        print(
+            f'{folder}: {nested} images lie in sub-folders of their class folder; they count for that class'
+        )
     return files, labels, names, ignored
 
 # %% ../nbs/01b_folders.ipynb #5adf3ff4
-def decode_images(files:list, image_size:int, on_bad:str='skip', workers:int|None=None) -> tuple:
-    "A uint8 tensor (n, 3, image_size, image_size) of the readable files, their positions in `files`, and [file, reason] of the others."
-    if on_bad not in ('skip', 'error'): raise unknown_name('on_bad choice', on_bad, ['skip', 'error'])
+def decode_images(files: list, image_size: int, on_bad: str = 'skip', workers: int | None = None) -> tuple:
+    """A uint8 tensor (n, 3, image_size, image_size) of the readable files, their positions in `files`, and
+    [file, reason] of the others."""
+    if on_bad not in ('skip', 'error'):
+        raise unknown_name('on_bad choice', on_bad, ['skip', 'error'])
+
     def attempt(path):
-        try: return np.array(open_rgb(path, image_size))          # a writable copy
+        try:
+            return np.array(open_rgb(path, image_size))  # a writable copy
         except CourseKitError as e:
-            if on_bad == 'error': raise
+            if on_bad == 'error':
+                raise
             return e.message
+
     images = torch.empty(len(files), 3, image_size, image_size, dtype=torch.uint8)
     kept, skipped = [], []
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
         for i, result in enumerate(pool.map(attempt, files)):
-            if isinstance(result, str): skipped.append([str(files[i]), result]); continue
+            if isinstance(result, str):
+                skipped.append([str(files[i]), result])
+                continue
             images[len(kept)] = torch.from_numpy(result).permute(2, 0, 1)
             kept.append(i)
-    return images[:len(kept)].clone(), kept, skipped
+    return images[: len(kept)].clone(), kept, skipped
 
 # %% ../nbs/01b_folders.ipynb #84576732
-def read_images(files:list, labels:list, classes:list, # the image files, their labels (-1: unknown) and the class names
-                image_size:int, # decode to image_size x image_size
-                folder:Path, # the folder the files are in (names are kept relative to it)
-                name:str='images', # a readable part of the cache file's name
-                on_bad:str='skip', # unreadable images: 'skip' (counted) or 'error'
-                cache:bool=True, # keep the decoded tensor in data_dir/cache
-                settings:Settings|None=None) -> tuple:
-    "An `ImageSet` of the decoded files (from `data_dir/cache/` when the same files were decoded before), and the skipped files."
+# the image files, their labels (-1: unknown) and the class names
+def read_images(
+    files: list,
+    labels: list,
+    classes: list,
+    image_size: int,  # decode to image_size x image_size
+    folder: Path,  # the folder the files are in (names are kept relative to it)
+    name: str = 'images',  # a readable part of the cache file's name
+    on_bad: str = 'skip',  # unreadable images: 'skip' (counted) or 'error'
+    cache: bool = True,  # keep the decoded tensor in data_dir/cache
+    settings: Settings | None = None,
+) -> tuple:
+    """An `ImageSet` of the decoded files (from `data_dir/cache/` when the same files were decoded before),
+    and the skipped files."""
     check_count(image_size, 'image_size')
     folder = Path(folder).resolve()
     relative = [str(Path(f).resolve().relative_to(folder)) for f in files]
     stats = [(r, s.st_size, s.st_mtime_ns) for r, s in zip(relative, (Path(f).stat() for f in files))]
     key = hashlib.sha1(repr((str(folder), image_size, stats)).encode()).hexdigest()[:16]
-    path = kit_path('data_dir', 'cache', settings=settings)/f"{name}-{image_size}px-{key}.pt"
+    path = kit_path('data_dir', 'cache', settings=settings) / f'{name}-{image_size}px-{key}.pt'
     saved = None
     if cache and path.exists():
-        try: saved = torch.load(path, weights_only=True)
-        except Exception: print(f"the cache {path} is unreadable; decoding again")
+        try:
+            saved = torch.load(path, weights_only=True)
+        except Exception:
+            print(f'the cache {path} is unreadable; decoding again')
     if saved is None:
         images, kept, skipped = decode_images(files, image_size, on_bad)
-        saved = dict(images=images, labels=torch.as_tensor(labels, dtype=torch.long)[kept], names=[relative[i] for i in kept], skipped=skipped)
-        if cache: atomic_write(path, lambda tmp: torch.save(saved, tmp))
+        saved = dict(
+            images=images,
+            labels=torch.as_tensor(labels, dtype=torch.long)[kept],
+            names=[relative[i] for i in kept],
+            skipped=skipped,
+        )
+        if cache:
+            atomic_write(path, lambda tmp: torch.save(saved, tmp))
     if on_bad == 'error' and saved['skipped']:
         file, reason = saved['skipped'][0]
         raise BadDataError(reason, fix="replace or delete the file, or load with on_bad='skip'")
     return ImageSet(saved['images'], saved['labels'], classes, saved['names']), saved['skipped']
 
 # %% ../nbs/01b_folders.ipynb #bc59f3cb
-def check_same_classes(classes:list, other:list, folder:Path, other_folder:Path):
+def check_same_classes(classes: list, other: list, folder: Path, other_folder: Path):
     "An error naming the classes only one of two folders has."
-    if classes == other: return
+    if classes == other:
+        return
     only_one, only_other = sorted(set(classes) - set(other)), sorted(set(other) - set(classes))
-    raise BadDataError(f"the classes of {other_folder} differ from those of {folder}: only in {folder.name}/: {only_one or 'none'}; "
-                       f"only in {other_folder.name}/: {only_other or 'none'}", fix="give both folders the same class folders")
+    raise BadDataError(
+        f'the classes of {other_folder} differ from those of {folder}: only in '
+        f'{folder.name}/: {only_one or "none"}; '
+        f'only in {other_folder.name}/: {only_other or "none"}',
+        fix='give both folders the same class folders',
+    )
 
-def unlabelled_folder(folder:Path, classes:list, image_size, name, on_bad, cache, settings) -> tuple:
+
+def unlabelled_folder(folder: Path, classes: list, image_size, name, on_bad, cache, settings) -> tuple:
     "The images lying directly in `folder` (labels -1), the skipped ones, and the ignored non-image files."
     entries = sorted(p for p in folder.iterdir() if p.is_file())
     files, ignored = [p for p in entries if is_image_name(p)], [p for p in entries if not is_image_name(p)]
-    if not files: return None, [], ignored
-    data, skipped = read_images(files, [-1] * len(files), classes, image_size, folder, name, on_bad, cache, settings)
+    if not files:
+        return None, [], ignored
+    data, skipped = read_images(
+        files, [-1] * len(files), classes, image_size, folder, name, on_bad, cache, settings
+    )
     return data, skipped, ignored
 
 # %% ../nbs/01b_folders.ipynb #b563a856
-def image_folder_splits(root:Path|str, # folder holding train/, optional valid/ and test/
-                        image_size:int=32, # images are decoded to image_size x image_size
-                        valid:float|int=0.2, # part of train for validation when there is no valid/ folder
-                        seed:int=0, # split seed
-                        on_bad:str='skip', # unreadable images: 'skip' (counted) or 'error'
-                        cache:bool=True, # keep decoded images in data_dir/cache
-                        name:str='image_folder', # data set name (records, cache files)
-                        settings:Settings|None=None) -> Splits:
-    "Splits of an image-folder layout: train/<class>/*, optional valid/<class>/*, optional test/* (unlabelled) or test/<class>/*."
+def image_folder_splits(
+    root: Path | str,  # folder holding train/, optional valid/ and test/
+    image_size: int = 32,  # images are decoded to image_size x image_size
+    valid: float | int = 0.2,  # part of train for validation when there is no valid/ folder
+    seed: int = 0,  # split seed
+    on_bad: str = 'skip',  # unreadable images: 'skip' (counted) or 'error'
+    cache: bool = True,  # keep decoded images in data_dir/cache
+    name: str = 'image_folder',  # data set name (records, cache files)
+    settings: Settings | None = None,
+) -> Splits:
+    """Splits of an image-folder layout: train/<class>/*, optional valid/<class>/*, optional test/*
+    (unlabelled) or test/<class>/*."""
     root = Path(root).expanduser()
-    if not root.is_dir(): raise DataNotFoundError(f"folder {root} does not exist", fix=LAYOUT_HELP)
-    if not (root/'train').is_dir():
-        found = ', '.join(sorted(p.name + ('/' if p.is_dir() else '') for p in root.iterdir())[:10]) or 'nothing'
-        raise BadDataError(f"{root} has no train/ folder (it holds: {found})", fix=LAYOUT_HELP)
+    if not root.is_dir():
+        raise DataNotFoundError(f'folder {root} does not exist', fix=LAYOUT_HELP)
+    if not (root / 'train').is_dir():
+        found = (
+            ', '.join(sorted(p.name + ('/' if p.is_dir() else '') for p in root.iterdir())[:10]) or 'nothing'
+        )
+        raise BadDataError(f'{root} has no train/ folder (it holds: {found})', fix=LAYOUT_HELP)
     skipped, ignored = [], []
+
     def labelled(folder, classes=None):
         files, labels, found_classes, left_out = scan_class_folders(folder)
-        if classes is not None: check_same_classes(classes, found_classes, root/'train', folder)
-        data, bad = read_images(files, labels, found_classes, image_size, folder, f'{name}-{folder.name}', on_bad, cache, settings)
-        skipped.extend(bad); ignored.extend(left_out)
+        if classes is not None:
+            check_same_classes(classes, found_classes, root / 'train', folder)
+        data, bad = read_images(
+            files, labels, found_classes, image_size, folder, f'{name}-{folder.name}', on_bad, cache, settings
+        )
+        skipped.extend(bad)
+        ignored.extend(left_out)
         return data
-    train = labelled(root/'train')
-    if (root/'valid').is_dir(): valid_set = labelled(root/'valid', train.classes)
+
+    train = labelled(root / 'train')
+    if (root / 'valid').is_dir():
+        valid_set = labelled(root / 'valid', train.classes)
     else:
         cut = split_set(train, valid=valid, test=0, seed=seed)
         train, valid_set = cut.train, cut.valid
-    test_set, test_dir = None, root/'test'
+    test_set, test_dir = None, root / 'test'
     if test_dir.is_dir() and any(p.is_dir() and not p.name.startswith('.') for p in test_dir.iterdir()):
         test_set = labelled(test_dir, train.classes)
     elif test_dir.is_dir():
-        test_set, bad, left_out = unlabelled_folder(test_dir, train.classes, image_size, f'{name}-test', on_bad, cache, settings)
-        skipped += bad; ignored += left_out
-    return folder_splits([train, valid_set, test_set], dataset_name(root, name), skipped, ignored, source=str(root), seed=seed, image_size=image_size, on_bad=on_bad)
+        test_set, bad, left_out = unlabelled_folder(
+            test_dir, train.classes, image_size, f'{name}-test', on_bad, cache, settings
+        )
+        skipped += bad
+        ignored += left_out
+    return folder_splits(
+        [train, valid_set, test_set],
+        dataset_name(root, name),
+        skipped,
+        ignored,
+        source=str(root),
+        seed=seed,
+        image_size=image_size,
+        on_bad=on_bad,
+    )
 
 # %% ../nbs/01b_folders.ipynb #50d9eb4e
-def folder_splits(parts:list, name:str, skipped:list, ignored:list, **info) -> Splits:
+def folder_splits(parts: list, name: str, skipped: list, ignored: list, **info) -> Splits:
     "`Splits` of a folder set, saying how many files were skipped and ignored (the lists go into `info`)."
     if skipped or ignored:
-        first = f" (first: {skipped[0][1]})" if skipped else ''
-        print(f"{name}: skipped {len(skipped)} unreadable image files{first}; ignored {len(ignored)} non-image files. "
-              f"The lists are in splits.info['skipped'] and ['ignored'].")
+        first = f' (first: {skipped[0][1]})' if skipped else ''
+        print(
+            f'{name}: skipped {len(skipped)} unreadable image files{first}; ignored {len(ignored)} '
+            'non-image files. '
+            f"The lists are in splits.info['skipped'] and ['ignored']."
+        )
     sizes = {k: len(v) for k, v in zip(('train', 'valid', 'test'), parts) if v is not None}
-    return Splits(*parts, name=name, info=dict(info, skipped=skipped, ignored=[str(p) for p in ignored], sizes=sizes))
+    return Splits(
+        *parts, name=name, info=dict(info, skipped=skipped, ignored=[str(p) for p in ignored], sizes=sizes)
+    )
 
 # %% ../nbs/01b_folders.ipynb #48b9a820
-def caltech101_splits(root:Path|str|None=None, # a folder holding caltech101/101_ObjectCategories/ (or that folder); default: search
-                      split_size:float=0.2, # part for validation (report E: 0.5 or 0.2); test is a quarter of the rest
-                      image_size:int=224, # images are decoded to image_size x image_size (report E: 224)
-                      seed:int=0, # split seed
-                      on_bad:str='skip', cache:bool=True, settings:Settings|None=None) -> Splits:
-    "Caltech101 without BACKGROUND_Google, decoded once and cached, split stratified by `split_size` (report E)."
+# a folder holding caltech101/101_ObjectCategories/ (or that folder); default: search
+def caltech101_splits(
+    root: Path | str | None = None,
+    # part for validation (report E: 0.5 or 0.2); test is a quarter of the rest
+    split_size: float = 0.2,
+    image_size: int = 224,  # images are decoded to image_size x image_size (report E: 224)
+    seed: int = 0,  # split seed
+    on_bad: str = 'skip',
+    cache: bool = True,
+    settings: Settings | None = None,
+) -> Splits:
+    """Caltech101 without BACKGROUND_Google, decoded once and cached, split stratified by `split_size`
+    (report E)."""
     folder = resolve_data('caltech101', root, settings=settings)
     files, labels, classes, ignored = scan_class_folders(folder, exclude=('BACKGROUND_Google',))
-    data, skipped = read_images(files, labels, classes, image_size, folder, 'caltech101', on_bad, cache, settings)
-    if skipped or ignored: print(f"caltech101: skipped {len(skipped)} unreadable images, ignored {len(ignored)} non-image files")
-    splits = split_set(data, valid=split_size, test=0.25 * (1 - split_size), seed=seed, name=dataset_name(folder, 'caltech101'))
-    splits.info.update(source=str(folder), split_size=split_size, image_size=image_size, n_images=len(data),
-                       class_counts=data.class_counts(), skipped=skipped, ignored=[str(p) for p in ignored])
+    data, skipped = read_images(
+        files, labels, classes, image_size, folder, 'caltech101', on_bad, cache, settings
+    )
+    if skipped or ignored:
+        print(f'caltech101: skipped {len(skipped)} unreadable images, ignored {len(ignored)} non-image files')
+    splits = split_set(
+        data,
+        valid=split_size,
+        test=0.25 * (1 - split_size),
+        seed=seed,
+        name=dataset_name(folder, 'caltech101'),
+    )
+    splits.info.update(
+        source=str(folder),
+        split_size=split_size,
+        image_size=image_size,
+        n_images=len(data),
+        class_counts=data.class_counts(),
+        skipped=skipped,
+        ignored=[str(p) for p in ignored],
+    )
     return splits
 
 # %% ../nbs/01b_folders.ipynb #62af77c9
 class FileSet(torch.utils.data.Dataset):
-    "Images read from their files one at a time, with a per-image transform (default: to a float tensor in [0,1])."
-    def __init__(self, files:list, labels:list, classes:list, # what `scan_class_folders` found
-                 transform=None, # per-image transform of a PIL image, e.g. from `course_kit.augment`
-                 image_size:int|None=None): # resize when opening (None: keep the size)
-        self.files, self.labels, self.classes = list(files), torch.as_tensor(labels, dtype=torch.long), classes
+    """Images read from their files one at a time, with a per-image transform (default: to a float tensor in
+    [0,1])."""
+
+    def __init__(
+        self,
+        files: list,
+        labels: list,
+        classes: list,  # what `scan_class_folders` found
+        transform=None,  # per-image transform of a PIL image, e.g. from `course_kit.augment`
+        image_size: int | None = None,
+    ):  # resize when opening (None: keep the size)
+        self.files, self.labels, self.classes = (
+            list(files),
+            torch.as_tensor(labels, dtype=torch.long),
+            classes,
+        )
         self.transform, self.image_size = transform, image_size
-    def __len__(self): return len(self.files)
+
+    def __len__(self):
+        return len(self.files)
+
     def __getitem__(self, i):
         img = open_rgb(self.files[i], self.image_size)
-        x = self.transform(img) if self.transform is not None else TF.to_dtype(TF.to_image(img), torch.float32, scale=True)
+        x = (
+            self.transform(img)
+            if self.transform is not None
+            else TF.to_dtype(TF.to_image(img), torch.float32, scale=True)
+        )
         return x, self.labels[i]
 
 # %% ../nbs/01b_folders.ipynb #93e76020
 class TorchLoader:
     "A torch `DataLoader` (workers, per-image transforms) usable by fastai's `Learner` like a `DeviceLoader`."
-    def __init__(self, dataset, # any torch Dataset of (x, y)
-                 batch_size:int=64, shuffle:bool=False, drop_last:bool=False,
-                 device=None, # batches are moved there
-                 num_workers:int|None=None, # worker processes (default: the `num_workers` setting)
-                 seed:int=0): # seed of shuffling and of the workers' random transforms
-        self.dataset, self.batch_size, self.shuffle, self.drop_last, self.seed = dataset, batch_size, shuffle, drop_last, seed
+
+    def __init__(
+        self,
+        dataset,  # any torch Dataset of (x, y)
+        batch_size: int = 64,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        device=None,  # batches are moved there
+        num_workers: int | None = None,  # worker processes (default: the `num_workers` setting)
+        seed: int = 0,
+    ):  # seed of shuffling and of the workers' random transforms
+        self.dataset, self.batch_size, self.shuffle, self.drop_last, self.seed = (
+            dataset,
+            batch_size,
+            shuffle,
+            drop_last,
+            seed,
+        )
         self.num_workers = get_settings().num_workers if num_workers is None else num_workers
         self.generator = torch.Generator().manual_seed(seed)
         self.device = get_device(device)
-        self.loader = torch.utils.data.DataLoader(dataset, batch_size, shuffle=shuffle, drop_last=drop_last,
-                                                  num_workers=self.num_workers, generator=self.generator,
-                                                  pin_memory=self.device.type == 'cuda', persistent_workers=self.num_workers > 0)
+        self.loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            drop_last=drop_last,
+            num_workers=self.num_workers,
+            generator=self.generator,
+            pin_memory=self.device.type == 'cuda',
+            persistent_workers=self.num_workers > 0,
+        )
+
     def to(self, device):
         self.device = get_device(device)
         return self
-    def __len__(self): return len(self.loader)
+
+    def __len__(self):
+        return len(self.loader)
+
     def __iter__(self):
-        for x, y in self.loader: yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
-    def new(self, shuffle:bool=False, drop_last:bool=False, **kwargs):
+        for x, y in self.loader:
+            yield x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+
+    def new(self, shuffle: bool = False, drop_last: bool = False, **kwargs):
         "A copy for evaluation (fastai calls this)."
-        return TorchLoader(self.dataset, kwargs.get('bs', self.batch_size), shuffle, drop_last, self.device, self.num_workers, self.seed)
+        return TorchLoader(
+            self.dataset,
+            kwargs.get('bs', self.batch_size),
+            shuffle,
+            drop_last,
+            self.device,
+            self.num_workers,
+            self.seed,
+        )
+
     @property
-    def bs(self): return self.batch_size
+    def bs(self):
+        return self.batch_size
 
 # %% ../nbs/01b_folders.ipynb #dc2a62e6
-def image_folder_dls(root:Path|str, # folder holding train/ and valid/ (class folders)
-                     train_transform=None, valid_transform=None, # per-image transforms (PIL image -> tensor)
-                     image_size:int|None=None, # resize when opening
-                     batch_size:int=64, device=None, num_workers:int|None=None, seed:int=0) -> DataLoaders:
+def image_folder_dls(
+    root: Path | str,  # folder holding train/ and valid/ (class folders)
+    train_transform=None,
+    valid_transform=None,  # per-image transforms (PIL image -> tensor)
+    image_size: int | None = None,  # resize when opening
+    batch_size: int = 64,
+    device=None,
+    num_workers: int | None = None,
+    seed: int = 0,
+) -> DataLoaders:
     "fastai `DataLoaders` reading train/ and valid/ file by file, for folder sets too big to cache in memory."
     root = Path(root)
-    if not (root/'train').is_dir() or not (root/'valid').is_dir():
-        raise BadDataError(f"{root} needs train/ and valid/ folders for file-by-file loading", fix=LAYOUT_HELP)
-    train_files, train_labels, classes, _ = scan_class_folders(root/'train')
-    valid_files, valid_labels, valid_classes, _ = scan_class_folders(root/'valid')
-    check_same_classes(classes, valid_classes, root/'train', root/'valid')
-    train = TorchLoader(FileSet(train_files, train_labels, classes, train_transform, image_size), batch_size, True, False, device, num_workers, seed)
-    valid = TorchLoader(FileSet(valid_files, valid_labels, classes, valid_transform, image_size), 2 * batch_size, False, False, device, num_workers, seed)
+    if not (root / 'train').is_dir() or not (root / 'valid').is_dir():
+        raise BadDataError(
+            f'{root} needs train/ and valid/ folders for file-by-file loading', fix=LAYOUT_HELP
+        )
+    train_files, train_labels, classes, _ = scan_class_folders(root / 'train')
+    valid_files, valid_labels, valid_classes, _ = scan_class_folders(root / 'valid')
+    check_same_classes(classes, valid_classes, root / 'train', root / 'valid')
+    train = TorchLoader(
+        FileSet(train_files, train_labels, classes, train_transform, image_size),
+        batch_size,
+        True,
+        False,
+        device,
+        num_workers,
+        seed,
+    )
+    valid = TorchLoader(
+        FileSet(valid_files, valid_labels, classes, valid_transform, image_size),
+        2 * batch_size,
+        False,
+        False,
+        device,
+        num_workers,
+        seed,
+    )
     return DataLoaders(train, valid, device=get_device(device))
 
 # %% ../nbs/01b_folders.ipynb #3ff3002d
-SPLITS = {'digits': digits_splits, 'fashion_mnist': fashion_mnist_splits, 'cifar10': cifar10_splits,
-          'cifar100': cifar100_splits, 'caltech101': caltech101_splits, 'image_folder': image_folder_splits}
+SPLITS = {
+    'digits': digits_splits,
+    'fashion_mnist': fashion_mnist_splits,
+    'cifar10': cifar10_splits,
+    'cifar100': cifar100_splits,
+    'caltech101': caltech101_splits,
+    'image_folder': image_folder_splits,
+}
 
 # %% ../nbs/01b_folders.ipynb #894fab76
-def get_splits(name:str, # a key of SPLITS, e.g. 'cifar10'
-               **kwargs) -> Splits: # arguments of that data set's function
+def get_splits(
+    name: str,  # a key of SPLITS, e.g. 'cifar10'
+    **kwargs,
+) -> Splits:  # arguments of that data set's function
     "The `Splits` of data set `name`."
-    if name not in SPLITS: raise unknown_name('data set', name, SPLITS)
+    if name not in SPLITS:
+        raise unknown_name('data set', name, SPLITS)
     accepted = list(inspect.signature(SPLITS[name]).parameters)
     for key in kwargs:
-        if key not in accepted: raise unknown_name(f'argument of {SPLITS[name].__name__}', key, accepted)
+        if key not in accepted:
+            raise unknown_name(f'argument of {SPLITS[name].__name__}', key, accepted)
     return SPLITS[name](**kwargs)

@@ -1,4 +1,5 @@
-"""Every lesson ends with exercises that check themselves. This module makes the copies students work in, and grades a folder of completed copies in one batch with papermill.
+"""Every lesson ends with exercises that check themselves. This module makes the copies students work in,
+and grades a folder of completed copies in one batch with papermill.
 
 Docs: https://course-kit.github.io/course_kit/grading.html.md"""
 
@@ -6,7 +7,11 @@ Docs: https://course-kit.github.io/course_kit/grading.html.md"""
 
 # %% ../nbs/09a_grading.ipynb #gd02imp
 from __future__ import annotations
-import html, os, re, tempfile, time
+import html
+import os
+import re
+import tempfile
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -26,24 +31,38 @@ def kernel_name() -> str:
     "`course-kit` if that kernel spec is installed (make does so), else `python3`."
     return 'course-kit' if 'course-kit' in KernelSpecManager().find_kernel_specs() else 'python3'
 
-def kernel_config(name:str) -> Config:
-    "The kernel talks over IPC sockets in a temporary folder: no unencrypted TCP port (and no warning about one)."
-    return Config({'KernelManager': {'transport': 'ipc', 'ip': os.path.join(tempfile.mkdtemp(prefix='course-kit-'), name[:20])}})
+
+def kernel_config(name: str) -> Config:
+    """The kernel talks over IPC sockets in a temporary folder: no unencrypted TCP port (and no warning about
+    one)."""
+    return Config(
+        {
+            'KernelManager': {
+                'transport': 'ipc',
+                'ip': os.path.join(tempfile.mkdtemp(prefix='course-kit-'), name[:20]),
+            }
+        }
+    )
 
 # %% ../nbs/09a_grading.ipynb #gr02stub
 SOLUTION = re.compile(r'^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$', re.S | re.M)
 STUB = "raise NotImplementedError('TODO: write your answer here, then run the check below')"
 
-def stub_solutions(source:str) -> tuple:
-    "`source` with every solution block replaced by a NotImplementedError at its indentation, and how many were replaced."
+
+def stub_solutions(source: str) -> tuple:
+    """`source` with every solution block replaced by a NotImplementedError at its indentation, and how many
+    were replaced."""
     return SOLUTION.subn(lambda found: found.group(1) + STUB, source)
 
 # %% ../nbs/09a_grading.ipynb #gr04copies
-def student_copies(out:Path|str|None=None, # where the copies go (default: student/ beside nbs/, git-ignored)
-                   settings:Settings|None=None) -> list:
-    "Write a student copy of every lesson: solutions replaced by stubs, outputs cleared. Returns the files written."
+def student_copies(
+    out: Path | str | None = None,  # where the copies go (default: student/ beside nbs/, git-ignored)
+    settings: Settings | None = None,
+) -> list:
+    """Write a student copy of every lesson: solutions replaced by stubs, outputs cleared. Returns the files
+    written."""
     settings = settings or get_settings()
-    lessons, out = settings.root/'nbs', Path(out) if out else settings.root/'student'
+    lessons, out = settings.root / 'nbs', Path(out) if out else settings.root / 'student'
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sorted(lessons.glob('*.ipynb')):
@@ -52,94 +71,138 @@ def student_copies(out:Path|str|None=None, # where the copies go (default: stude
             if cell.cell_type == 'code':
                 cell.source, _ = stub_solutions(cell.source)
                 cell.outputs, cell.execution_count = [], None
-        nbformat.write(notebook, out/source.name)
-        written.append(out/source.name)
+        nbformat.write(notebook, out / source.name)
+        written.append(out / source.name)
     return written
 
 # %% ../nbs/09a_grading.ipynb #gr07grade
 CHECK_CALL = re.compile(r"""^check\(['"]([\w.]+)['"]""", re.M)
 
-def checks_in(notebook:Path) -> list:
+
+def checks_in(notebook: Path) -> list:
     "The exercise numbers a notebook's check cells name."
     cells = nbformat.read(notebook, as_version=4).cells
     return [n for cell in cells if cell.cell_type == 'code' for n in CHECK_CALL.findall(cell.source)]
 
-def check_results(notebook:Path) -> dict:
+
+def check_results(notebook: Path) -> dict:
     "exercise -> 'pass' or 'fail', from the outputs of an executed notebook."
     results = {}
     for cell in nbformat.read(notebook, as_version=4).cells:
         for output in cell.get('outputs', []):
             found = output.get('data', {}).get(CHECK_MIME)
-            if found: results[found['exercise']] = 'pass' if found['passed'] else 'fail'
+            if found:
+                results[found['exercise']] = 'pass' if found['passed'] else 'fail'
     return results
 
-def run_student_notebook(notebook:Path, executed:Path, timeout:int) -> str:
+
+def run_student_notebook(notebook: Path, executed: Path, timeout: int) -> str:
     "Execute one student notebook with papermill; 'ok' or what went wrong."
     executed.parent.mkdir(parents=True, exist_ok=True)
     try:
-        papermill.execute_notebook(str(notebook), str(executed), kernel_name=kernel_name(), cwd=str(notebook.parent), progress_bar=False,
-                                   execution_timeout=timeout, config=kernel_config(notebook.stem))
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            kernel_name=kernel_name(),
+            cwd=str(notebook.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+            config=kernel_config(notebook.stem),
+        )
         return 'ok'
     except papermill.PapermillExecutionError as e:
-        if 'Timeout' in e.ename or 'timed out' in str(e.evalue): return f"timed out in {notebook.name} cell {e.exec_count} (limit {timeout} s)"
-        return f"error in {notebook.name} cell {e.exec_count}: {e.ename}: {str(e.evalue)[:120]}"
+        if 'Timeout' in e.ename or 'timed out' in str(e.evalue):
+            return f'timed out in {notebook.name} cell {e.exec_count} (limit {timeout} s)'
+        return f'error in {notebook.name} cell {e.exec_count}: {e.ename}: {str(e.evalue)[:120]}'
     except Exception as e:
-        if 'Timeout' in type(e).__name__: return f"timed out in {notebook.name} (limit {timeout} s per cell)"
-        return f"{notebook.name} could not run: {type(e).__name__}: {str(e)[:120]}"
+        if 'Timeout' in type(e).__name__:
+            return f'timed out in {notebook.name} (limit {timeout} s per cell)'
+        return f'{notebook.name} could not run: {type(e).__name__}: {str(e)[:120]}'
 
 # %% ../nbs/09a_grading.ipynb #gr08grade
-def submissions(folder:Path) -> dict:
+def submissions(folder: Path) -> dict:
     "student -> their notebooks: one sub-folder per student, or one notebook per student."
     found = {}
     for path in sorted(folder.iterdir()):
-        if path.is_dir() and not path.name.startswith('.'): found[path.name] = sorted(path.glob('*.ipynb'))
-        elif path.suffix == '.ipynb': found[path.stem] = [path]
+        if path.is_dir() and not path.name.startswith('.'):
+            found[path.name] = sorted(path.glob('*.ipynb'))
+        elif path.suffix == '.ipynb':
+            found[path.stem] = [path]
     return found
 
-def expected_checks(notebook:Path, lessons:Path) -> list:
-    "The exercises a notebook should report: those of the lesson of the same name, else those its own cells name."
-    lesson = lessons/notebook.name
-    try: return checks_in(lesson if lesson.exists() else notebook)
-    except Exception: return []
+
+def expected_checks(notebook: Path, lessons: Path) -> list:
+    """The exercises a notebook should report: those of the lesson of the same name, else those its own cells
+    name."""
+    lesson = lessons / notebook.name
+    try:
+        return checks_in(lesson if lesson.exists() else notebook)
+    except Exception:
+        return []
 
 # %% ../nbs/09a_grading.ipynb #gr09grade
-def grade_folder(folder:Path|str, # one sub-folder (or notebook) per student
-                 out:Path|str|None=None, # executed notebooks, grades.csv and grades.html (default: reports_out/grades)
-                 timeout:int=120, # seconds any one cell may run
-                 settings:Settings|None=None, log=print) -> pd.DataFrame:
+def grade_folder(
+    folder: Path | str,  # one sub-folder (or notebook) per student
+    # executed notebooks, grades.csv and grades.html (default: reports_out/grades)
+    out: Path | str | None = None,
+    timeout: int = 120,  # seconds any one cell may run
+    settings: Settings | None = None,
+    log=print,
+) -> pd.DataFrame:
     "Run every student's notebooks with papermill and tabulate pass/fail per exercise: one row per student."
     settings, folder = settings or get_settings(), Path(folder)
-    if not folder.is_dir(): raise SettingsError(f"no folder {folder}", fix="give the folder that holds the students' notebooks")
-    out = writable_folder(Path(out) if out else settings.reports_out/'grades', 'out')
+    if not folder.is_dir():
+        raise SettingsError(f'no folder {folder}', fix="give the folder that holds the students' notebooks")
+    out = writable_folder(Path(out) if out else settings.reports_out / 'grades', 'out')
     rows, columns = [], []
     for student, notebooks in submissions(folder).items():
         row, problems = {'student': student}, []
         for notebook in notebooks:
-            expected = expected_checks(notebook, settings.root/'nbs')
+            expected = expected_checks(notebook, settings.root / 'nbs')
             columns += [n for n in expected if n not in columns]
-            log(f"grading {student}/{notebook.name}")
-            status = run_student_notebook(notebook, out/student/notebook.name, timeout)
-            results = check_results(out/student/notebook.name) if (out/student/notebook.name).exists() else {}
+            log(f'grading {student}/{notebook.name}')
+            status = run_student_notebook(notebook, out / student / notebook.name, timeout)
+            results = (
+                check_results(out / student / notebook.name)
+                if (out / student / notebook.name).exists()
+                else {}
+            )
             columns += [n for n in results if n not in columns]
             row.update({n: results.get(n, 'missing') for n in expected})
             row.update(results)
-            if status != 'ok': problems.append(status)
-        if not notebooks: problems.append('no notebook handed in')
+            if status != 'ok':
+                problems.append(status)
+        if not notebooks:
+            problems.append('no notebook handed in')
         rows.append(dict(row, status='; '.join(problems) or 'ok'))
     table = pd.DataFrame(rows, columns=['student', *columns, 'status']).fillna('')
-    table.insert(len(table.columns) - 1, 'passed', [f"{(r[columns] == 'pass').sum()} of {len(columns)}" for _, r in table.iterrows()])
-    atomic_write(out/'grades.csv', lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out/'grades.html', lambda tmp: Path(tmp).write_text(grades_html(table), encoding='utf-8'))
+    table.insert(
+        len(table.columns) - 1,
+        'passed',
+        [f'{(r[columns] == "pass").sum()} of {len(columns)}' for _, r in table.iterrows()],
+    )
+    atomic_write(out / 'grades.csv', lambda tmp: table.to_csv(tmp, index=False))
+    atomic_write(out / 'grades.html', lambda tmp: Path(tmp).write_text(grades_html(table), encoding='utf-8'))
     return table
 
 # %% ../nbs/09a_grading.ipynb #gr10grade
-def grades_html(table:pd.DataFrame) -> str:
+def grades_html(table: pd.DataFrame) -> str:
     "The grades as a page an instructor can open from the file system."
     colour = {'pass': '#1a7f37', 'fail': '#cf222e', 'missing': '#888'}
     head = ''.join(f'<th>{html.escape(str(c))}</th>' for c in table.columns)
-    body = ''.join('<tr>' + ''.join(f'<td style="color:{colour.get(v, "#222")}">{html.escape(str(v))}</td>' for v in row) + '</tr>'
-                   for row in table.itertuples(index=False))
-    style = "body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}"
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit grades</title><style>{style}</style></head>"
-            f"<body><h1>Grades</h1><p class='meta'>written {time.strftime('%Y-%m-%d %H:%M')}</p>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>")
+    body = ''.join(
+        '<tr>'
+        + ''.join(f'<td style="color:{colour.get(v, "#222")}">{html.escape(str(v))}</td>' for v in row)
+        + '</tr>'
+        for row in table.itertuples(index=False)
+    )
+    style = (
+        'body{font-family:system-ui,sans-serif;margin:2rem}'
+        'table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}'
+    )
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit "
+        f'grades</title><style>{style}</style></head>'
+        f"<body><h1>Grades</h1><p class='meta'>written {time.strftime('%Y-%m-%d %H:%M')}</p>"
+        f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>'
+    )

@@ -1,4 +1,6 @@
-"""fastai's `Learner` runs the loop; the kit describes *how* to train as a `Recipe` and adds, as callbacks, only what the writeups need and fastai lacks: per-epoch schedules, phases, validation every k epochs, a stop on NaN.
+"""fastai's `Learner` runs the loop; the kit describes *how* to train as a `Recipe` and adds, as callbacks,
+only what the writeups need and fastai lacks: per-epoch schedules, phases, validation every k epochs, a
+stop on NaN.
 
 Docs: https://course-kit.github.io/course_kit/learner.html.md"""
 
@@ -6,15 +8,17 @@ Docs: https://course-kit.github.io/course_kit/learner.html.md"""
 
 # %% ../nbs/05_learner.ipynb #2ea568b3
 from __future__ import annotations
-import numbers, time, warnings
-from dataclasses import dataclass, asdict, field, fields
+import numbers
+import time
+import warnings
+from dataclasses import dataclass, asdict, field
 from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
-from .core import CourseKitError, SettingsError, TrainingDiverged, unknown_name, kit_path
+from .core import SettingsError, TrainingDiverged, unknown_name, kit_path
 from .transfer import freeze, unfreeze
 from fastcore.basics import even_mults
 from fastcore.foundation import L
@@ -25,7 +29,6 @@ from fastai.callback.fp16 import MixedPrecision
 from fastai.callback.training import GradientClip
 from fastai.callback.tracker import TrackerCallback, EarlyStoppingCallback, TerminateOnNaNCallback
 from fastai.callback.schedule import combined_cos
-import fastai.callback.schedule  # adds fit_one_cycle and lr_find to Learner
 from fastai.optimizer import Adam, SGD
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
@@ -38,111 +41,155 @@ __all__ = ['Phase', 'Recipe', 'set_trainable', 'make_learner', 'fit', 'EventTrac
 @dataclass
 class Phase:
     "A stretch of training with its own trainable groups and learning rate."
-    epochs: int                     # how many epochs this phase lasts
-    trainable: str|list = 'all'     # 'all', 'head', 'body', 'lora', or module names, e.g. ['layer4', 'fc']
-    lr: float|None = None           # this phase's (peak) learning rate (default: the recipe's `lr`)
+
+    epochs: int  # how many epochs this phase lasts
+    trainable: str | list = 'all'  # 'all', 'head', 'body', 'lora', or module names, e.g. ['layer4', 'fc']
+    lr: float | None = None  # this phase's (peak) learning rate (default: the recipe's `lr`)
 
 # %% ../nbs/05_learner.ipynb #819d03fe
-def check_type(owner:str, name:str, value, kind:str, low=None):
+def check_type(owner: str, name: str, value, kind: str, low=None):
     "A `SettingsError` naming `owner`'s field `name` unless `value` is a `kind` ('int' or 'number') >= `low`."
     if isinstance(value, slice):
-        raise SettingsError(f"{owner} {name}={value!r}: the kit does not take fastai's slice(lo, hi)",
-                            fix="give one number for the last group and lr_mult=hi/lo for layer-wise rates (Recipe(lr=hi, lr_mult=hi/lo))")
-    wanted = numbers.Integral if kind == 'int' else numbers.Real     # NumPy's numbers too (e.g. from a sweep's random draws)
+        raise SettingsError(
+            f"{owner} {name}={value!r}: the kit does not take fastai's slice(lo, hi)",
+            fix='give one number for the last group and lr_mult=hi/lo for layer-wise rates '
+            '(Recipe(lr=hi, lr_mult=hi/lo))',
+        )
+    # NumPy's numbers too (e.g. from a sweep's random draws)
+    wanted = numbers.Integral if kind == 'int' else numbers.Real
     if isinstance(value, bool) or not isinstance(value, wanted) or (kind == 'number' and value != value):
-        raise SettingsError(f"{owner} {name}={value!r} ({type(value).__name__})", fix=f"{name} accepts {'a whole number' if kind == 'int' else 'a number'}"
-                            + (f" >= {low}" if low is not None else ''))
-    if low is not None and value < low: raise SettingsError(f"{owner} {name}={value!r}", fix=f"{name} accepts a value >= {low}")
+        raise SettingsError(
+            f'{owner} {name}={value!r} ({type(value).__name__})',
+            fix=f'{name} accepts '
+            f'{"a whole number" if kind == "int" else "a number"}'
+            + (f' >= {low}' if low is not None else ''),
+        )
+    if low is not None and value < low:
+        raise SettingsError(f'{owner} {name}={value!r}', fix=f'{name} accepts a value >= {low}')
 
 # %% ../nbs/05_learner.ipynb #c997cdc0
 OPTIMIZERS = ('adam', 'adamw', 'sgd')
 SCHEDULES = ('one_cycle', 'constant', 'step', 'exponential', 'plateau')
 INT_FIELDS = dict(epochs=1, step_size=1, plateau_patience=0, validate_every=1, early_stopping=0)
-NUMBER_FIELDS = dict(lr=None, momentum=0, weight_decay=0, gamma=0, plateau_factor=0, label_smoothing=0, lr_mult=1, grad_clip=0)
+NUMBER_FIELDS = dict(
+    lr=None, momentum=0, weight_decay=0, gamma=0, plateau_factor=0, label_smoothing=0, lr_mult=1, grad_clip=0
+)
+
 
 def check_recipe_names(self):
-    if self.optimizer not in OPTIMIZERS: raise unknown_name('optimizer', self.optimizer, OPTIMIZERS)
-    if self.schedule not in SCHEDULES: raise unknown_name('schedule', self.schedule, SCHEDULES)
-    if self.mixed_precision not in ('bf16', 'fp16', None): raise unknown_name('mixed_precision', self.mixed_precision, ['bf16', 'fp16', 'None'])
+    if self.optimizer not in OPTIMIZERS:
+        raise unknown_name('optimizer', self.optimizer, OPTIMIZERS)
+    if self.schedule not in SCHEDULES:
+        raise unknown_name('schedule', self.schedule, SCHEDULES)
+    if self.mixed_precision not in ('bf16', 'fp16', None):
+        raise unknown_name('mixed_precision', self.mixed_precision, ['bf16', 'fp16', 'None'])
+
 
 def check_recipe_numbers(self):
-    for name, low in INT_FIELDS.items(): check_type('Recipe', name, getattr(self, name), 'int', low)
+    for name, low in INT_FIELDS.items():
+        check_type('Recipe', name, getattr(self, name), 'int', low)
     for name, low in NUMBER_FIELDS.items():
-        if getattr(self, name) is not None or name == 'lr': check_type('Recipe', name, getattr(self, name), 'number', low)
-    if not self.lr > 0: raise SettingsError(f"Recipe lr={self.lr}", fix="lr accepts a number > 0")
-    for name in INT_FIELDS: setattr(self, name, int(getattr(self, name)))          # plain Python numbers from here on
+        if getattr(self, name) is not None or name == 'lr':
+            check_type('Recipe', name, getattr(self, name), 'number', low)
+    if not self.lr > 0:
+        raise SettingsError(f'Recipe lr={self.lr}', fix='lr accepts a number > 0')
+    # plain Python numbers from here on
+    for name in INT_FIELDS:
+        setattr(self, name, int(getattr(self, name)))
     for name in NUMBER_FIELDS:
-        if getattr(self, name) is not None: setattr(self, name, float(getattr(self, name)))
+        if getattr(self, name) is not None:
+            setattr(self, name, float(getattr(self, name)))
 
 
 def as_phase(p) -> Phase:
     "A `Phase` from a `Phase` or a dict of its fields, checked."
     if isinstance(p, dict):
         unknown = set(p) - {'epochs', 'trainable', 'lr'}
-        if unknown: raise unknown_name('phase field', sorted(unknown)[0], ['epochs', 'trainable', 'lr'])
+        if unknown:
+            raise unknown_name('phase field', sorted(unknown)[0], ['epochs', 'trainable', 'lr'])
         p = Phase(**p)
-    if not isinstance(p, Phase): raise SettingsError(f"phase {p!r} is neither a Phase nor a dict", fix="write phases=[Phase(epochs=2, trainable='head'), ...]")
+    if not isinstance(p, Phase):
+        raise SettingsError(
+            f'phase {p!r} is neither a Phase nor a dict',
+            fix="write phases=[Phase(epochs=2, trainable='head'), ...]",
+        )
     check_type('Phase', 'epochs', p.epochs, 'int', 1)
-    if p.lr is not None: check_type('Phase', 'lr', p.lr, 'number', 0)
+    if p.lr is not None:
+        check_type('Phase', 'lr', p.lr, 'number', 0)
     p.epochs = int(p.epochs)
-    if p.lr is not None: p.lr = float(p.lr)
+    if p.lr is not None:
+        p.lr = float(p.lr)
     return p
 
 # %% ../nbs/05_learner.ipynb #8e516f23
 @dataclass
 class Recipe:
     "How to train: optimiser, learning rate, schedule, epochs, phases, validation and checkpoints."
-    epochs: int = 5                 # passes over the training set (with phases: their sum, filled in for you)
-    lr: float = 3e-3                # (peak) learning rate
-    optimizer: str = 'adam'         # adam, adamw or sgd
-    momentum: float = 0.9           # SGD momentum (beta1 for Adam)
-    weight_decay: float = 0.0       # L2 penalty (decoupled for adamw)
-    schedule: str = 'one_cycle'     # one_cycle, constant, step, exponential or plateau
-    step_size: int = 7              # step: epochs between two cuts of the rate
-    gamma: float|None = None        # step: factor per cut (default 0.1); exponential: factor per epoch (default 0.95)
-    plateau_factor: float = 0.1     # plateau: factor when the monitor stalls
-    plateau_patience: int = 3       # plateau: validated epochs without improvement before a cut
-    label_smoothing: float = 0.0    # 0.1 softens the targets a little
-    phases: list = field(default_factory=list)  # `Phase`s (or dicts with its fields); empty: one phase, nothing frozen by the kit
-    restart_each_phase: bool = True # each phase starts its schedule and optimiser state again (False: they run on)
-    lr_mult: float = 1.0            # layer-wise rates: the first parameter group trains at lr/lr_mult, rising evenly to lr at the head
-    validate_every: int = 1         # validate every k epochs (and after the last); other epochs record None
-    monitor: str = 'valid_accuracy' # the validation metric keep_best, early_stopping and plateau watch (lower is better if it ends in 'loss')
-    keep_best: bool = False         # with checkpoints: also write best.pt whenever `monitor` improves
-    early_stopping: int = 0         # stop after this many validated epochs without improvement (0: never)
-    grad_clip: float|None = None    # clip the gradients' total norm to this (None: no clipping)
-    mixed_precision: str|None = 'bf16'  # bf16, fp16 or None; used on a CUDA GPU only
-    channels_last: bool = True      # channels_last memory format; used on a CUDA GPU only
-    compile: bool = False           # torch.compile the model; used on a CUDA GPU only
+
+    epochs: int = 5  # passes over the training set (with phases: their sum, filled in for you)
+    lr: float = 3e-3  # (peak) learning rate
+    optimizer: str = 'adam'  # adam, adamw or sgd
+    momentum: float = 0.9  # SGD momentum (beta1 for Adam)
+    weight_decay: float = 0.0  # L2 penalty (decoupled for adamw)
+    schedule: str = 'one_cycle'  # one_cycle, constant, step, exponential or plateau
+    step_size: int = 7  # step: epochs between two cuts of the rate
+    # step: factor per cut (default 0.1); exponential: factor per epoch (default 0.95)
+    gamma: float | None = None
+    plateau_factor: float = 0.1  # plateau: factor when the monitor stalls
+    plateau_patience: int = 3  # plateau: validated epochs without improvement before a cut
+    label_smoothing: float = 0.0  # 0.1 softens the targets a little
+    # `Phase`s (or dicts with its fields); empty: one phase, nothing frozen by the kit
+    phases: list = field(default_factory=list)
+    # each phase starts its schedule and optimiser state again (False: they run on)
+    restart_each_phase: bool = True
+    # layer-wise rates: the first parameter group trains at lr/lr_mult, rising evenly to lr at the head
+    lr_mult: float = 1.0
+    validate_every: int = 1  # validate every k epochs (and after the last); other epochs record None
+    # the validation metric keep_best, early_stopping and plateau watch (lower is better if it ends in 'loss')
+    monitor: str = 'valid_accuracy'
+    keep_best: bool = False  # with checkpoints: also write best.pt whenever `monitor` improves
+    early_stopping: int = 0  # stop after this many validated epochs without improvement (0: never)
+    grad_clip: float | None = None  # clip the gradients' total norm to this (None: no clipping)
+    mixed_precision: str | None = 'bf16'  # bf16, fp16 or None; used on a CUDA GPU only
+    channels_last: bool = True  # channels_last memory format; used on a CUDA GPU only
+    compile: bool = False  # torch.compile the model; used on a CUDA GPU only
 
     def __post_init__(self):
         check_recipe_names(self)
-        if self.gamma is None: self.gamma = {'step': 0.1, 'exponential': 0.95}.get(self.schedule)
+        if self.gamma is None:
+            self.gamma = {'step': 0.1, 'exponential': 0.95}.get(self.schedule)
         self.phases = [as_phase(p) for p in self.phases]
-        if self.phases: self.epochs = sum(p.epochs for p in self.phases)
+        if self.phases:
+            self.epochs = sum(p.epochs for p in self.phases)
         check_recipe_numbers(self)
 
-    def as_dict(self) -> dict: return asdict(self)
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 # %% ../nbs/05_learner.ipynb #10032f88
-def opt_func(recipe:Recipe):
+def opt_func(recipe: Recipe):
     "The fastai optimiser function the recipe asks for."
-    if recipe.optimizer == 'sgd': return partial(SGD, mom=recipe.momentum, wd=recipe.weight_decay, decouple_wd=False)
+    if recipe.optimizer == 'sgd':
+        return partial(SGD, mom=recipe.momentum, wd=recipe.weight_decay, decouple_wd=False)
     return partial(Adam, mom=recipe.momentum, wd=recipe.weight_decay, decouple_wd=recipe.optimizer == 'adamw')
 
 # %% ../nbs/05_learner.ipynb #c0a96628
-def set_trainable(model:nn.Module, # the network
-                  trainable='all', # 'all', 'head', 'body', 'lora', a module name like 'layer4', or a list of them
-                 ) -> list:
-    "Train exactly the parameters of `trainable` and freeze the rest (`course_kit.transfer`'s `freeze`/`unfreeze`); returns the trainable names."
+def set_trainable(
+    model: nn.Module,  # the network
+    # 'all', 'head', 'body', 'lora', a module name like 'layer4', or a list of them
+    trainable='all',
+) -> list:
+    """Train exactly the parameters of `trainable` and freeze the rest (`course_kit.transfer`'s
+    `freeze`/`unfreeze`); returns the trainable names."""
     freeze(model, 'all')
     names = unfreeze(model, trainable)
     for parameter in model.parameters():
-        if not parameter.requires_grad: parameter.grad = None   # else the optimiser would keep decaying it
+        if not parameter.requires_grad:
+            parameter.grad = None  # else the optimiser would keep decaying it
     return names
 
 # %% ../nbs/05_learner.ipynb #ecd41f7c
-def child_splitter(model:nn.Module) -> list:
+def child_splitter(model: nn.Module) -> list:
     "One parameter group per top-level child (parameters of the model itself first): a fastai splitter."
     own = list(model.parameters(recurse=False))
     groups = [own] if own else []
@@ -150,27 +197,36 @@ def child_splitter(model:nn.Module) -> list:
     for child in model.children():
         group = [p for p in child.parameters() if id(p) not in seen]
         seen.update(id(p) for p in group)
-        if group: groups.append(group)
+        if group:
+            groups.append(group)
     return groups
 
-def group_lrs(lr:float, n_groups:int, lr_mult:float=1.0) -> list:
-    "Learning rates of `n_groups` parameter groups: `lr / lr_mult` for the first, rising evenly (log scale) to `lr` for the last."
-    if lr_mult == 1 or n_groups == 1: return [float(lr)] * n_groups
+
+def group_lrs(lr: float, n_groups: int, lr_mult: float = 1.0) -> list:
+    """Learning rates of `n_groups` parameter groups: `lr / lr_mult` for the first, rising evenly (log scale)
+    to `lr` for the last."""
+    if lr_mult == 1 or n_groups == 1:
+        return [float(lr)] * n_groups
     return [float(x) for x in even_mults(lr / lr_mult, lr, n_groups)]
 
 # %% ../nbs/05_learner.ipynb #09b8d5da
 class EpochPrinter:
     "A fastai logger: one aligned line per epoch, with a header before the first."
-    def __init__(self, learn:Learner):
+
+    def __init__(self, learn: Learner):
         self.learn, self.started = learn, False
+
     def __call__(self, values):
         if not self.started:
-            print('  '.join(f"{name:>10}" for name in self.learn.recorder.metric_names))
+            print('  '.join(f'{name:>10}' for name in self.learn.recorder.metric_names))
             self.started = True
-        cells = [f"{v:>10.4f}" if isinstance(v, float) else f"{'-' if v is None else v!s:>10}" for v in values]
+        cells = [
+            f'{v:>10.4f}' if isinstance(v, float) else f'{"-" if v is None else v!s:>10}' for v in values
+        ]
         print('  '.join(cells), flush=True)
 
-def set_progress(learn:Learner, progress='auto') -> Learner:
+
+def set_progress(learn: Learner, progress='auto') -> Learner:
     "Progress bars (`True`), one line per epoch (`False`), or `'auto'`: bars only inside a Jupyter notebook."
     bars = IN_NOTEBOOK if progress == 'auto' else bool(progress)
     if not bars:
@@ -181,52 +237,75 @@ def set_progress(learn:Learner, progress='auto') -> Learner:
     return learn
 
 # %% ../nbs/05_learner.ipynb #c1ea9348
-def skipped(learn:Learner) -> bool:
+def skipped(learn: Learner) -> bool:
     "Is the current epoch one a resumed run already did before it was interrupted?"
     return learn.epoch < getattr(learn, 'first_epoch', 0)
 
-def monitored(learn:Learner, name:str) -> float|None:
-    "The value of metric `name` (e.g. 'valid_accuracy', 'valid_loss') in the epoch that just ended; None if not measured."
-    names = list(learn.recorder.metric_names[1:])          # without 'epoch'; a row of values has no 'time'
-    if name not in names or name == 'time': raise unknown_name('metric to monitor', name, [n for n in names if n != 'time'])
+
+def monitored(learn: Learner, name: str) -> float | None:
+    """The value of metric `name` (e.g. 'valid_accuracy', 'valid_loss') in the epoch that just ended; None if
+    not measured."""
+    names = list(learn.recorder.metric_names[1:])  # without 'epoch'; a row of values has no 'time'
+    if name not in names or name == 'time':
+        raise unknown_name('metric to monitor', name, [n for n in names if n != 'time'])
     value = learn.recorder.values[-1][names.index(name)]
     return None if value is None else float(value)
 
 # %% ../nbs/05_learner.ipynb #a7d25018
-def phase_at(recipe:Recipe, epoch:int) -> tuple:
+def phase_at(recipe: Recipe, epoch: int) -> tuple:
     "The phase that `epoch` belongs to and the epoch it started at: `(phase, start)`."
     start = 0
     for phase in recipe.phases or [Phase(recipe.epochs, trainable=None, lr=recipe.lr)]:
-        if epoch < start + phase.epochs: return phase, start
+        if epoch < start + phase.epochs:
+            return phase, start
         start += phase.epochs
-    return phase, start - phase.epochs   # past the end (a longer fit than the recipe): stay in the last phase
+    return phase, start - phase.epochs  # past the end (a longer fit than the recipe): stay in the last phase
+
 
 class Phases(Callback):
-    "Sets the trainable parameter groups of each phase at `before_epoch`; clears optimiser state when a new phase starts."
+    """Sets the trainable parameter groups of each phase at `before_epoch`; clears optimiser state when a new
+    phase starts."""
+
     order = 20
-    def __init__(self, recipe:Recipe): self.recipe = recipe
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
     def before_fit(self):
-        for phase in self.recipe.phases: set_trainable(self.learn.model, phase.trainable)   # a wrong name fails now, not epochs later
+        # a wrong name fails now, not epochs later
+        for phase in self.recipe.phases:
+            set_trainable(self.learn.model, phase.trainable)
         has_lora = any('.lora_' in n for n, _ in self.learn.model.named_parameters())
         for i, phase in enumerate(self.recipe.phases):
             if has_lora and phase.trainable == 'head':
-                print(f"phase {i} trains the head only: the LoRA adapters wait (name 'lora' too to train them)")
+                print(
+                    f"phase {i} trains the head only: the LoRA adapters wait (name 'lora' too to train them)"
+                )
+
     def before_epoch(self):
-        if skipped(self.learn): return
+        if skipped(self.learn):
+            return
         phase, start = phase_at(self.recipe, self.epoch)
-        if phase.trainable is not None: set_trainable(self.learn.model, phase.trainable)
-        if self.epoch == start and self.epoch > 0 and self.recipe.restart_each_phase: self.learn.opt.clear_state()
+        if phase.trainable is not None:
+            set_trainable(self.learn.model, phase.trainable)
+        if self.epoch == start and self.epoch > 0 and self.recipe.restart_each_phase:
+            self.learn.opt.clear_state()
 
 # %% ../nbs/05_learner.ipynb #142e937a
-def torch_scheduler(recipe:Recipe, lrs:list):
+def torch_scheduler(recipe: Recipe, lrs: list):
     "torch's scheduler for `recipe.schedule`, driving a stand-in optimiser with one group per rate in `lrs`."
     stand_in = torch.optim.SGD([{'params': [nn.Parameter(torch.zeros(1))], 'lr': lr} for lr in lrs])
-    if recipe.schedule == 'step': return torch.optim.lr_scheduler.StepLR(stand_in, recipe.step_size, recipe.gamma)
-    if recipe.schedule == 'exponential': return torch.optim.lr_scheduler.ExponentialLR(stand_in, recipe.gamma)
+    if recipe.schedule == 'step':
+        return torch.optim.lr_scheduler.StepLR(stand_in, recipe.step_size, recipe.gamma)
+    if recipe.schedule == 'exponential':
+        return torch.optim.lr_scheduler.ExponentialLR(stand_in, recipe.gamma)
     mode = 'min' if recipe.monitor.endswith('loss') else 'max'
-    return torch.optim.lr_scheduler.ReduceLROnPlateau(stand_in, mode, factor=recipe.plateau_factor, patience=recipe.plateau_patience)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        stand_in, mode, factor=recipe.plateau_factor, patience=recipe.plateau_patience
+    )
 
-def schedule_start(recipe:Recipe, epoch:int) -> tuple:
+
+def schedule_start(recipe: Recipe, epoch: int) -> tuple:
     "The phase of `epoch` and the epoch its schedule started at (0 when the schedule runs on across phases)."
     phase, start = phase_at(recipe, epoch)
     return phase, (start if recipe.restart_each_phase else 0)
@@ -234,116 +313,197 @@ def schedule_start(recipe:Recipe, epoch:int) -> tuple:
 # %% ../nbs/05_learner.ipynb #0d9585d5
 class Schedule(Callback):
     "Sets the learning rate (and one-cycle momentum) as `recipe.schedule` says, starting again at each phase."
-    order, run_valid = 60, False   # before_batch only while training
-    def __init__(self, recipe:Recipe):
+
+    order, run_valid = 60, False  # before_batch only while training
+
+    def __init__(self, recipe: Recipe):
         self.recipe = recipe
-        self.scheduler = None       # torch's scheduler for step, exponential and plateau
-        self.saved_state = None     # the scheduler's state from a checkpoint (resuming in the middle of a phase)
+        self.scheduler = None  # torch's scheduler for step, exponential and plateau
+        # the scheduler's state from a checkpoint (resuming in the middle of a phase)
+        self.saved_state = None
+
     def before_epoch(self):
-        if skipped(self.learn): return
+        if skipped(self.learn):
+            return
         phase, start = schedule_start(self.recipe, self.epoch)
         self.phase_start = start
         self.phase_epochs = phase.epochs if self.recipe.restart_each_phase else self.recipe.epochs
         lrs = group_lrs(phase.lr or self.recipe.lr, len(self.learn.opt.param_lists), self.recipe.lr_mult)
-        if self.recipe.schedule == 'constant': self.learn.opt.set_hyper('lr', lrs)
-        elif self.recipe.schedule == 'one_cycle':      # fastai's fit_one_cycle defaults: div=25, div_final=1e5, pct_start=0.25
+        if self.recipe.schedule == 'constant':
+            self.learn.opt.set_hyper('lr', lrs)
+        # fastai's fit_one_cycle defaults: div=25, div_final=1e5, pct_start=0.25
+        elif self.recipe.schedule == 'one_cycle':
             peak = np.array(lrs)
             self.lr_curve = combined_cos(0.25, peak / 25, peak, peak / 1e5)
             self.mom_curve = combined_cos(0.25, *self.learn.moms)
-        else: self.set_epoch_rates(lrs, start)
-    def set_epoch_rates(self, lrs:list, start:int):
-        "A new torch scheduler at the start of a schedule (or on resume), then its rates into fastai's optimiser."
+        else:
+            self.set_epoch_rates(lrs, start)
+
+    def set_epoch_rates(self, lrs: list, start: int):
+        """A new torch scheduler at the start of a schedule (or on resume), then its rates into fastai's
+        optimiser."""
         if self.epoch == start or self.scheduler is None:
             self.scheduler = torch_scheduler(self.recipe, lrs)
-            if self.epoch != start and self.saved_state is not None:   # resuming: put back the state the scheduler had reached
+            # resuming: put back the state the scheduler had reached
+            if self.epoch != start and self.saved_state is not None:
                 self.scheduler.load_state_dict(self.saved_state)
-                for group, lr in zip(self.scheduler.optimizer.param_groups, self.scheduler.get_last_lr()): group['lr'] = lr
+                for group, lr in zip(self.scheduler.optimizer.param_groups, self.scheduler.get_last_lr()):
+                    group['lr'] = lr
         self.learn.opt.set_hyper('lr', [group['lr'] for group in self.scheduler.optimizer.param_groups])
+
     def before_batch(self):
-        if self.recipe.schedule != 'one_cycle': return
-        position = (self.epoch - self.phase_start + self.iter / self.n_iter) / self.phase_epochs   # 0 -> 1 over the phase
+        if self.recipe.schedule != 'one_cycle':
+            return
+        # 0 -> 1 over the phase
+        position = (self.epoch - self.phase_start + self.iter / self.n_iter) / self.phase_epochs
         self.learn.opt.set_hyper('lr', [float(x) for x in self.lr_curve(position)])
         self.learn.opt.set_hyper('mom', float(self.mom_curve(position)))
+
     def after_epoch(self):
-        if skipped(self.learn) or self.scheduler is None: return
-        self.scheduler.optimizer.step()   # the stand-in has no gradients: this does nothing, but torch wants a step before the scheduler's
-        if self.recipe.schedule != 'plateau': return self.scheduler.step()
+        if skipped(self.learn) or self.scheduler is None:
+            return
+        # the stand-in has no gradients: this does nothing, but torch wants a step before the scheduler's
+        self.scheduler.optimizer.step()
+        if self.recipe.schedule != 'plateau':
+            return self.scheduler.step()
         value = monitored(self.learn, self.recipe.monitor)
-        if value is not None: self.scheduler.step(value)
-    def state_dict(self) -> dict: return {'scheduler': None if self.scheduler is None else self.scheduler.state_dict()}
-    def load_state_dict(self, state:dict): self.saved_state = state['scheduler']
+        if value is not None:
+            self.scheduler.step(value)
+
+    def state_dict(self) -> dict:
+        return {'scheduler': None if self.scheduler is None else self.scheduler.state_dict()}
+
+    def load_state_dict(self, state: dict):
+        self.saved_state = state['scheduler']
 
 # %% ../nbs/05_learner.ipynb #7f8d3137
 class ValidateEvery(Callback):
-    "Validate only every `every` epochs and after the last; other epochs record None for the validation values."
-    order = 45    # before the Recorder (50) stores the epoch's row
-    def __init__(self, every:int=1): self.every = every
-    def due(self) -> bool: return (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch
+    """Validate only every `every` epochs and after the last; other epochs record None for the validation
+    values."""
+
+    order = 45  # before the Recorder (50) stores the epoch's row
+
+    def __init__(self, every: int = 1):
+        self.every = every
+
+    def due(self) -> bool:
+        return (self.epoch + 1) % self.every == 0 or self.epoch + 1 == self.n_epoch
+
     def before_validate(self):
-        if not skipped(self.learn) and not self.due(): raise CancelValidException()
+        if not skipped(self.learn) and not self.due():
+            raise CancelValidException()
+
     def after_epoch(self):
         recorder = self.learn.recorder
-        missing = len(recorder.metric_names) - 1 - int(recorder.add_time) - (len(recorder.log) - 1)   # without 'epoch' and 'time'
-        if not skipped(self.learn) and missing > 0: recorder.log += [None] * missing
+        # without 'epoch' and 'time'
+        missing = len(recorder.metric_names) - 1 - int(recorder.add_time) - (len(recorder.log) - 1)
+        if not skipped(self.learn) and missing > 0:
+            recorder.log += [None] * missing
 
 # %% ../nbs/05_learner.ipynb #e07cc97a
 class EarlyStopping(EarlyStoppingCallback):
-    "fastai's early stopping, counting validated epochs only, stopping after the epoch's checkpoint, resumable."
-    order = 85    # after the Recorder and the Schedule, before the checkpoint (90)
-    def __init__(self, monitor:str='valid_accuracy', patience:int=3):
+    """fastai's early stopping, counting validated epochs only, stopping after the epoch's checkpoint,
+    resumable."""
+
+    order = 85  # after the Recorder and the Schedule, before the checkpoint (90)
+
+    def __init__(self, monitor: str = 'valid_accuracy', patience: int = 3):
         super().__init__(monitor=monitor, patience=patience, reset_on_fit=False)
         self.wait, self.stop_requested = 0, False
-    def before_fit(self): TrackerCallback.before_fit(self)        # keeps `best` and `wait` of a resumed run
+
+    def before_fit(self):
+        TrackerCallback.before_fit(self)  # keeps `best` and `wait` of a resumed run
+
     def after_epoch(self):
-        if skipped(self.learn) or monitored(self.learn, self.monitor) is None: return
+        if skipped(self.learn) or monitored(self.learn, self.monitor) is None:
+            return
         TrackerCallback.after_epoch(self)
         self.wait = 0 if self.new_best else self.wait + 1
         if self.wait >= self.patience and not self.stop_requested:
             self.stop_requested = True
-            print(f"early stopping after epoch {self.epoch}: {self.monitor} has not improved on {self.best:.4f} for {self.wait} validated epochs")
+            print(
+                f'early stopping after epoch {self.epoch}: {self.monitor} has not improved on '
+                f'{self.best:.4f} for {self.wait} validated epochs'
+            )
+
     def before_epoch(self):
-        if self.stop_requested and not skipped(self.learn): raise CancelFitException()
-    def state_dict(self) -> dict: return dict(best=self.best, wait=self.wait, stop_requested=self.stop_requested)
-    def load_state_dict(self, state:dict): self.best, self.wait, self.stop_requested = state['best'], state['wait'], state['stop_requested']
+        if self.stop_requested and not skipped(self.learn):
+            raise CancelFitException()
+
+    def state_dict(self) -> dict:
+        return dict(best=self.best, wait=self.wait, stop_requested=self.stop_requested)
+
+    def load_state_dict(self, state: dict):
+        self.best, self.wait, self.stop_requested = state['best'], state['wait'], state['stop_requested']
 
 # %% ../nbs/05_learner.ipynb #01e6672b
 class StopOnNaN(TerminateOnNaNCallback):
     "Stop with `TrainingDiverged` as soon as a batch's loss is NaN or infinite; warn when the loss explodes."
-    order = 15    # after MixedPrecision's after_loss (10)
-    def after_batch(self): pass
+
+    order = 15  # after MixedPrecision's after_loss (10)
+
+    def after_batch(self):
+        pass
+
     def after_loss(self):
-        if torch.isfinite(self.learn.loss).all(): return
+        if torch.isfinite(self.learn.loss).all():
+            return
         part = 'training' if self.learn.training else 'validation'
-        raise TrainingDiverged(f"the loss became {self.learn.loss.item()} in epoch {self.epoch}, {part} batch {self.iter}",
-                               fix="lower the learning rate, or set grad_clip (e.g. 1.0) in the recipe; the last checkpoint is the last good epoch")
+        raise TrainingDiverged(
+            f'the loss became {self.learn.loss.item()} in epoch {self.epoch}, {part} batch {self.iter}',
+            fix='lower the learning rate, or set grad_clip (e.g. 1.0) in the recipe; the '
+            'last checkpoint is the last good epoch',
+        )
+
     def after_epoch(self):
         losses = [row[0] for row in self.learn.recorder.values if row and row[0] is not None]
         if len(losses) > 1 and losses[-1] > 100 * min(losses):
-            warnings.warn(f"the training loss grew from {min(losses):.4g} to {losses[-1]:.4g} by epoch {self.epoch}: the run is "
-                          "diverging (accuracy will be near chance); lower the learning rate or set grad_clip", stacklevel=2)
+            warnings.warn(
+                f'the training loss grew from {min(losses):.4g} to {losses[-1]:.4g} by epoch '
+                f'{self.epoch}: the run is '
+                'diverging (accuracy will be near chance); lower the learning rate or set grad_clip',
+                stacklevel=2,
+            )
 
 # %% ../nbs/05_learner.ipynb #9acfd494
-def recipe_callbacks(recipe:Recipe) -> list:
-    "The kit's callbacks for `recipe`: phases, schedule, NaN stop, and validation/early stopping/clipping when asked for."
+def recipe_callbacks(recipe: Recipe) -> list:
+    """The kit's callbacks for `recipe`: phases, schedule, NaN stop, and validation/early stopping/clipping
+    when asked for."""
     cbs = [Phases(recipe), Schedule(recipe), StopOnNaN()]
-    if recipe.validate_every > 1: cbs.append(ValidateEvery(recipe.validate_every))
-    if recipe.early_stopping: cbs.append(EarlyStopping(recipe.monitor, recipe.early_stopping))
-    if recipe.grad_clip: cbs.append(GradientClip(max_norm=recipe.grad_clip))
+    if recipe.validate_every > 1:
+        cbs.append(ValidateEvery(recipe.validate_every))
+    if recipe.early_stopping:
+        cbs.append(EarlyStopping(recipe.monitor, recipe.early_stopping))
+    if recipe.grad_clip:
+        cbs.append(GradientClip(max_norm=recipe.grad_clip))
     return cbs
 
 # %% ../nbs/05_learner.ipynb #bd1aefce
 class ChannelsLast(Callback):
     "The model (at `before_fit`) and each 4-d input batch (at `before_batch`) in channels_last memory format."
-    order = -1    # after TrainEvalCallback has put the model on its device
-    def before_fit(self): self.learn.model.to(memory_format=torch.channels_last)
-    def before_batch(self):
-        self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in self.learn.xb)
 
-def use_gpu_speedups(learn:Learner, recipe:Recipe) -> list:
-    "Switch on the recipe's mixed precision, channels_last and compile if `learn` trains on CUDA; returns notes on what happened."
+    order = -1  # after TrainEvalCallback has put the model on its device
+
+    def before_fit(self):
+        self.learn.model.to(memory_format=torch.channels_last)
+
+    def before_batch(self):
+        self.learn.xb = tuple(
+            x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x for x in self.learn.xb
+        )
+
+
+def use_gpu_speedups(learn: Learner, recipe: Recipe) -> list:
+    """Switch on the recipe's mixed precision, channels_last and compile if `learn` trains on CUDA; returns
+    notes on what happened."""
     device = torch.device(getattr(learn.dls, 'device', None) or 'cpu')
     asked = [name for name in ('mixed_precision', 'channels_last', 'compile') if getattr(recipe, name)]
-    if device.type != 'cuda': return [f"{', '.join(asked)} ignored: they are for CUDA GPUs and this run is on {device.type}"] if asked else []
+    if device.type != 'cuda':
+        return (
+            [f'{", ".join(asked)} ignored: they are for CUDA GPUs and this run is on {device.type}']
+            if asked
+            else []
+        )
     notes, precision = [], recipe.mixed_precision
     if precision == 'bf16' and not torch.cuda.is_bf16_supported():
         precision = 'fp16'
@@ -355,91 +515,169 @@ def use_gpu_speedups(learn:Learner, recipe:Recipe) -> list:
         learn.add_cb(ChannelsLast())
         notes.append('channels_last memory format')
     if recipe.compile:
-        learn.model.compile()      # in place: the same module, state_dict keys unchanged
+        learn.model.compile()  # in place: the same module, state_dict keys unchanged
         notes.append('torch.compile')
     return notes
 
 # %% ../nbs/05_learner.ipynb #b5c9b3c8
-def first_conv_channels(model:nn.Module) -> int|None:
+def first_conv_channels(model: nn.Module) -> int | None:
     "The input channels of the model's first convolution (None if it has none)."
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return None if conv is None else conv.in_channels
 
-def sample_images(dls, n:int=2) -> torch.Tensor:
+
+def sample_images(dls, n: int = 2) -> torch.Tensor:
     "The first `n` training images as a float batch, without drawing from the loader's random generator."
     data = dls.train.dataset
-    if hasattr(data, 'images'): return data.images[:n].float() / 255
+    if hasattr(data, 'images'):
+        return data.images[:n].float() / 255
     return torch.stack([data[i][0] for i in range(min(n, len(data)))])
 
-def check_model_fits(dls, model:nn.Module, classify:bool=True):
-    "Raise a `SettingsError` naming the model and the data set when they do not fit: channels, image size, classes."
+
+def check_model_fits(dls, model: nn.Module, classify: bool = True):
+    """Raise a `SettingsError` naming the model and the data set when they do not fit: channels, image size,
+    classes."""
     data = dls.train.dataset
-    name, dataset = getattr(model, 'model_name', type(model).__name__), getattr(getattr(dls, 'splits', None), 'name', '') or 'the data'
+    name, dataset = (
+        getattr(model, 'model_name', type(model).__name__),
+        getattr(getattr(dls, 'splits', None), 'name', '') or ('the data'),
+    )
     xb, channels = sample_images(dls), first_conv_channels(model)
     if channels is not None and xb.dim() == 4 and xb.shape[1] != channels:
-        raise SettingsError(f"model {name!r} takes {channels}-channel images but {dataset} has {xb.shape[1]}",
-                            fix=f"build it with in_channels={xb.shape[1]}, or convert the images (grey to RGB: fashion_mnist_splits(channels=3))")
+        raise SettingsError(
+            f'model {name!r} takes {channels}-channel images but {dataset} has {xb.shape[1]}',
+            fix=f'build it with in_channels={xb.shape[1]}, or convert the images (grey to '
+            'RGB: fashion_mnist_splits(channels=3))',
+        )
     device, was_training = next(model.parameters()).device, model.training
     try:
-        with torch.no_grad(): out = model.eval()(xb.to(device))
+        with torch.no_grad():
+            out = model.eval()(xb.to(device))
     except RuntimeError as e:
-        raise SettingsError(f"model {name!r} cannot take the {tuple(xb.shape[1:])} images of {dataset}: {str(e).splitlines()[0][:200]}",
-                            fix="resize the images (resize_set, image_size=...) or give the model the image size (image_size=...)") from None
-    finally: model.train(was_training)
+        raise SettingsError(
+            f'model {name!r} cannot take the {tuple(xb.shape[1:])} images of {dataset}: '
+            f'{str(e).splitlines()[0][:200]}',
+            fix='resize the images (resize_set, image_size=...) or give the model the image '
+            'size (image_size=...)',
+        ) from None
+    finally:
+        model.train(was_training)
     n_classes = len(getattr(data, 'classes', None) or [])
     if classify and out.dim() == 2 and n_classes and out.shape[1] != n_classes:
-        raise SettingsError(f"model {name!r} has {out.shape[1]} outputs but {dataset} has {n_classes} classes",
-                            fix=f"build the model with n_classes={n_classes} (splits.n_classes)")
+        raise SettingsError(
+            f'model {name!r} has {out.shape[1]} outputs but {dataset} has {n_classes} classes',
+            fix=f'build the model with n_classes={n_classes} (splits.n_classes)',
+        )
 
 # %% ../nbs/05_learner.ipynb #5221322f
-def make_learner(dls, # fastai DataLoaders (see `get_dls`)
-                 model:nn.Module, # the network
-                 recipe:Recipe|None=None, # how to train (default `Recipe()`)
-                 metrics=accuracy, # fastai metric(s)
-                 progress='auto', # bars in a notebook, one line per epoch elsewhere; or True / False
-                 cbs=None, # extra fastai callbacks (kept on the learner)
-                 splitter=None, # parameter groups from early to late layers (default: one per top-level child)
-                 check:bool=True, # check model against data first (channels, image size, classes)
-                ) -> Learner:
+def make_learner(
+    dls,  # fastai DataLoaders (see `get_dls`)
+    model: nn.Module,  # the network
+    recipe: Recipe | None = None,  # how to train (default `Recipe()`)
+    metrics=accuracy,  # fastai metric(s)
+    progress='auto',  # bars in a notebook, one line per epoch elsewhere; or True / False
+    cbs=None,  # extra fastai callbacks (kept on the learner)
+    # parameter groups from early to late layers (default: one per top-level child)
+    splitter=None,
+    check: bool = True,  # check model against data first (channels, image size, classes)
+) -> Learner:
     "A fastai `Learner` for classification, set up as the recipe says."
     recipe = recipe or Recipe()
-    if not isinstance(recipe, Recipe): raise SettingsError(f"recipe is a {type(recipe).__name__}", fix="pass a course_kit.learner.Recipe(...)")
-    if check: check_model_fits(dls, model, classify=metrics is not None and metrics != [])
+    if not isinstance(recipe, Recipe):
+        raise SettingsError(
+            f'recipe is a {type(recipe).__name__}', fix='pass a course_kit.learner.Recipe(...)'
+        )
+    if check:
+        check_model_fits(dls, model, classify=metrics is not None and metrics != [])
     loss = CrossEntropyLossFlat(label_smoothing=recipe.label_smoothing)
-    learn = Learner(dls, model, loss_func=loss, opt_func=opt_func(recipe), metrics=metrics, wd=recipe.weight_decay,
-                    cbs=cbs, splitter=splitter or child_splitter, path=kit_path('runs_dir', make=False))
-    learn.recorder.train_metrics = True        # the metrics on the training batches too: train_accuracy beside valid_accuracy
+    learn = Learner(
+        dls,
+        model,
+        loss_func=loss,
+        opt_func=opt_func(recipe),
+        metrics=metrics,
+        wd=recipe.weight_decay,
+        cbs=cbs,
+        splitter=splitter or child_splitter,
+        path=kit_path('runs_dir', make=False),
+    )
+    # the metrics on the training batches too: train_accuracy beside valid_accuracy
+    learn.recorder.train_metrics = True
     learn.recipe = recipe
     learn.notes = use_gpu_speedups(learn, recipe)
     return set_progress(learn, progress)
 
-def fit(learn:Learner, # from `make_learner`
-        recipe:Recipe|None=None, # how to train (default: the learner's recipe)
-        cbs=None, # extra callbacks for this run only
-        start_epoch:int=0, # the first epoch to train (a resumed run; the epochs before are replayed)
-       ) -> Learner:
+
+def fit(
+    learn: Learner,  # from `make_learner`
+    recipe: Recipe | None = None,  # how to train (default: the learner's recipe)
+    cbs=None,  # extra callbacks for this run only
+    start_epoch: int = 0,  # the first epoch to train (a resumed run; the epochs before are replayed)
+) -> Learner:
     "Train `learn` as the recipe says; records the wall time in `learn.wall_seconds`."
     recipe = learn.recipe = recipe or learn.recipe
     learn.first_epoch = start_epoch
     start = time.perf_counter()
-    learn.fit(recipe.epochs, recipe.lr, wd=recipe.weight_decay, cbs=recipe_callbacks(recipe) + list(L(cbs)), start_epoch=start_epoch)
+    learn.fit(
+        recipe.epochs,
+        recipe.lr,
+        wd=recipe.weight_decay,
+        cbs=recipe_callbacks(recipe) + list(L(cbs)),
+        start_epoch=start_epoch,
+    )
     learn.wall_seconds = time.perf_counter() - start
     return learn
 
 # %% ../nbs/05_learner.ipynb #f905e73d
 class EventTracer(Callback):
     "Prints each event of the loop and the callbacks that act on it (for learning how the loop runs)."
+
     order = -100
-    in_batch = ('before_batch', 'after_pred', 'after_loss', 'before_backward', 'after_backward', 'before_step',
-                'after_step', 'after_batch', 'after_cancel_batch', 'after_cancel_step', 'after_cancel_backward')
-    def __init__(self, max_batches:int=2): self.max_batches = max_batches
+    in_batch = (
+        'before_batch',
+        'after_pred',
+        'after_loss',
+        'before_backward',
+        'after_backward',
+        'before_step',
+        'after_step',
+        'after_batch',
+        'after_cancel_batch',
+        'after_cancel_step',
+        'after_cancel_backward',
+    )
+
+    def __init__(self, max_batches: int = 2):
+        self.max_batches = max_batches
+
     def __call__(self, event_name):
-        if event_name == 'after_create': return
+        if event_name == 'after_create':
+            return
         in_batch = event_name in self.in_batch
-        if in_batch and self.learn.iter >= self.max_batches: return
-        depth = 3 if in_batch else 2 if event_name.endswith(('train', 'validate')) else 1 if event_name.endswith('epoch') else 0
-        acting = [f"{type(cb).__name__}({cb.order})" for cb in self.learn.cbs.sorted('order')
-                  if cb is not self and callable(getattr(type(cb), event_name, None))
-                  and (not in_batch or (cb.run_train if self.learn.training else cb.run_valid))]   # some act only in training
-        where = f"  [batch {self.learn.iter}]" if in_batch else f"  [epoch {self.learn.epoch}]" if depth == 1 else ''
-        print(f"{'  ' * depth}{event_name + where:<34} {', '.join(acting)}")
+        if in_batch and self.learn.iter >= self.max_batches:
+            return
+        depth = (
+            3
+            if in_batch
+            else 2
+            if event_name.endswith(('train', 'validate'))
+            else 1
+            if event_name.endswith('epoch')
+            else 0
+        )
+        acting = [
+            f'{type(cb).__name__}({cb.order})'
+            for cb in self.learn.cbs.sorted('order')
+            if cb is not self
+            and callable(getattr(type(cb), event_name, None))
+            # some act only in training
+            and (not in_batch or (cb.run_train if self.learn.training else cb.run_valid))
+        ]
+        where = (
+            f'  [batch {self.learn.iter}]'
+            if in_batch
+            else f'  [epoch {self.learn.epoch}]'
+            if depth == 1
+            else ''
+        )
+        print(f'{"  " * depth}{event_name + where:<34} {", ".join(acting)}')

@@ -1,4 +1,5 @@
-"""The networks the students built themselves, as plain `nn.Module`s with explicit arguments, and `get_model`: one way to create any model of the kit by name, from scratch or by transfer.
+"""The networks the students built themselves, as plain `nn.Module`s with explicit arguments, and
+`get_model`: one way to create any model of the kit by name, from scratch or by transfer.
 
 Docs: https://course-kit.github.io/course_kit/models.html.md"""
 
@@ -20,47 +21,60 @@ from .transfer import TRANSFER_ARCHS, create_transfer_model
 __all__ = ['MODELS', 'conv_block', 'init_weights', 'count_parameters', 'describe', 'get_model', 'overfit_batch']
 
 # %% ../nbs/04_models.ipynb #cbdbfddd
-def conv_block(in_channels:int, out_channels:int, # channels in and out
-               pool:bool=True, # end with a 2x2 max-pool (halves height and width)
-               batch_norm:bool=True, # batch norm after the convolution
-              ) -> nn.Sequential:
+def conv_block(
+    in_channels: int,
+    out_channels: int,  # channels in and out
+    pool: bool = True,  # end with a 2x2 max-pool (halves height and width)
+    batch_norm: bool = True,  # batch norm after the convolution
+) -> nn.Sequential:
     "conv 3x3 (padding 1) -> [batch norm] -> ReLU -> [max-pool 2x2]"
     layers = [nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=not batch_norm)]
-    if batch_norm: layers.append(nn.BatchNorm2d(out_channels))
+    if batch_norm:
+        layers.append(nn.BatchNorm2d(out_channels))
     layers.append(nn.ReLU(inplace=True))
-    if pool: layers.append(nn.MaxPool2d(2))
+    if pool:
+        layers.append(nn.MaxPool2d(2))
     return nn.Sequential(*layers)
 
 # %% ../nbs/04_models.ipynb #440f2487
 INITS = ('default', 'kaiming', 'xavier')
 
 # %% ../nbs/04_models.ipynb #7ab6a597
-def init_weights(model:nn.Module, # the model to (re-)initialise in place
-                 init:str='default', # 'default' (PyTorch's), 'kaiming' (He normal) or 'xavier' (Glorot normal)
-                ) -> nn.Module:
+def init_weights(
+    model: nn.Module,  # the model to (re-)initialise in place
+    # 'default' (PyTorch's), 'kaiming' (He normal) or 'xavier' (Glorot normal)
+    init: str = 'default',
+) -> nn.Module:
     "Re-initialise the conv and linear layers of `model`; returns the model."
-    if init not in INITS: raise unknown_name('initialisation', init, INITS)
-    if init == 'default': return model
+    if init not in INITS:
+        raise unknown_name('initialisation', init, INITS)
+    if init == 'default':
+        return model
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            if init == 'kaiming': nn.init.kaiming_normal_(module.weight, nonlinearity='relu')
-            else: nn.init.xavier_normal_(module.weight)
-            if module.bias is not None: nn.init.zeros_(module.bias)
+            if init == 'kaiming':
+                nn.init.kaiming_normal_(module.weight, nonlinearity='relu')
+            else:
+                nn.init.xavier_normal_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
     return model
 
 # %% ../nbs/04_models.ipynb #223f6f16
-def count_parameters(model:nn.Module, trainable_only:bool=False) -> int:
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     "Number of parameters (only those with `requires_grad` if `trainable_only`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 # %% ../nbs/04_models.ipynb #12c924e1
-def output_shapes(model:nn.Module, # the model to run
-                  image_sizes, # sizes to try: 32, or (height, width), or a list of them
-                  in_channels:int=3, # image channels
-                  batch_size:int=2, # images per batch
-                 ) -> dict:
+def output_shapes(
+    model: nn.Module,  # the model to run
+    image_sizes,  # sizes to try: 32, or (height, width), or a list of them
+    in_channels: int = 3,  # image channels
+    batch_size: int = 2,  # images per batch
+) -> dict:
     "The output shape of `model` for a batch of zeros at each image size."
-    if isinstance(image_sizes, (int, tuple)): image_sizes = [image_sizes]
+    if isinstance(image_sizes, (int, tuple)):
+        image_sizes = [image_sizes]
     was_training = model.training
     model.eval()
     shapes = {}
@@ -72,40 +86,58 @@ def output_shapes(model:nn.Module, # the model to run
     return shapes
 
 # %% ../nbs/04_models.ipynb #9344914e
-def describe(name:str, # a label for the printed line
-             model:nn.Module, # the model
-             image_sizes, # as in `output_shapes`
-             in_channels:int=3, # image channels
-             batch_size:int=2, # images per batch
-            ) -> dict:
+def describe(
+    name: str,  # a label for the printed line
+    model: nn.Module,  # the model
+    image_sizes,  # as in `output_shapes`
+    in_channels: int = 3,  # image channels
+    batch_size: int = 2,  # images per batch
+) -> dict:
     "Print one line: the parameter count and output shapes of `model`; returns the shapes."
     shapes = output_shapes(model, image_sizes, in_channels, batch_size)
-    sizes = ', '.join(f"{s if isinstance(s, int) else 'x'.join(map(str, s))} -> {tuple(shape)}" for s, shape in shapes.items())
-    print(f"{name}: {count_parameters(model):,} parameters; {sizes}")
+    sizes = ', '.join(
+        f'{s if isinstance(s, int) else "x".join(map(str, s))} -> {tuple(shape)}'
+        for s, shape in shapes.items()
+    )
+    print(f'{name}: {count_parameters(model):,} parameters; {sizes}')
     return shapes
 
 # %% ../nbs/04_models.ipynb #d6f79230
 class SmallCNN(nn.Sequential):
     "conv blocks of growing width, global average pool, linear classifier."
-    def __init__(self, n_classes:int=10, # number of output classes
-                 in_channels:int=3, # image channels (1 for grey)
-                 widths:tuple=(32, 64), # output channels of each conv block
-                 dropout:float=0.0, # dropout before the classifier
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+
+    def __init__(
+        self,
+        n_classes: int = 10,  # number of output classes
+        in_channels: int = 3,  # image channels (1 for grey)
+        widths: tuple = (32, 64),  # output channels of each conv block
+        dropout: float = 0.0,  # dropout before the classifier
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         blocks, channels = [], in_channels
         for width in widths:
             blocks.append(conv_block(channels, width, pool=True))
             channels = width
-        super().__init__(*blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, n_classes))
+        super().__init__(
+            *blocks,
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(dropout),
+            nn.Linear(channels, n_classes),
+        )
         init_weights(self, init)
 
 # %% ../nbs/04_models.ipynb #61cb6e87
 class TwoBlockCNN(nn.Module):
     "Report A's simple CNN: 2 x (conv -> ReLU -> max-pool), global average pool, Linear(128, n_classes)."
-    def __init__(self, n_classes:int=10, # number of output classes
-                 in_channels:int=3, # image channels
-                 widths:tuple=(64, 128), # channels of the two convolutions (inferred)
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+
+    def __init__(
+        self,
+        n_classes: int = 10,  # number of output classes
+        in_channels: int = 3,  # image channels
+        widths: tuple = (64, 128),  # channels of the two convolutions (inferred)
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1)
         self.conv2 = nn.Conv2d(widths[0], widths[1], 3, padding=1)
@@ -121,15 +153,25 @@ class TwoBlockCNN(nn.Module):
 
 # %% ../nbs/04_models.ipynb #8845f488
 class ThreeBlockGapCNN(nn.Module):
-    "Report A's complex CNN: 3 x (conv -> ReLU -> batch norm -> max-pool), global average pool, Linear(512, n_classes)."
-    def __init__(self, n_classes:int=10, # number of output classes
-                 in_channels:int=3, # image channels
-                 widths:tuple=(128, 256, 512), # channels of the three convolutions (inferred)
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+    """Report A's complex CNN: 3 x (conv -> ReLU -> batch norm -> max-pool), global average pool, Linear(512,
+    n_classes)."""
+
+    def __init__(
+        self,
+        n_classes: int = 10,  # number of output classes
+        in_channels: int = 3,  # image channels
+        widths: tuple = (128, 256, 512),  # channels of the three convolutions (inferred)
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
-            blocks += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True), nn.BatchNorm2d(width), nn.MaxPool2d(2)]
+            blocks += [
+                nn.Conv2d(channels, width, 3, padding=1),
+                nn.ReLU(inplace=True),
+                nn.BatchNorm2d(width),
+                nn.MaxPool2d(2),
+            ]
             channels = width
         self.features = nn.Sequential(*blocks)
         self.fc = nn.Linear(channels, n_classes)
@@ -142,12 +184,16 @@ class ThreeBlockGapCNN(nn.Module):
 # %% ../nbs/04_models.ipynb #0cb9a565
 class FourBlockMLPCNN(nn.Module):
     "Report A's medium CNN: 4 x conv_block (conv-BN-ReLU-maxpool), flatten, MLP fc1 -> fc2 -> fc3."
-    def __init__(self, n_classes:int=10, # number of output classes
-                 in_channels:int=3, # image channels
-                 image_size:int=64, # input height and width (the flatten size depends on it)
-                 widths:tuple=(64, 128, 256, 512), # channels of the four blocks
-                 hidden:tuple=(1024, 512), # widths of the MLP's hidden layers (inferred)
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+
+    def __init__(
+        self,
+        n_classes: int = 10,  # number of output classes
+        in_channels: int = 3,  # image channels
+        image_size: int = 64,  # input height and width (the flatten size depends on it)
+        widths: tuple = (64, 128, 256, 512),  # channels of the four blocks
+        hidden: tuple = (1024, 512),  # widths of the MLP's hidden layers (inferred)
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
@@ -168,18 +214,25 @@ class FourBlockMLPCNN(nn.Module):
 
 # %% ../nbs/04_models.ipynb #c2ae03d9
 class BaseNet(nn.Module):
-    "Report B's starter: 2 x (conv 5x5 -> ReLU -> max-pool), then Linear(., 50) -> ReLU -> Linear(50, n_classes)."
-    def __init__(self, n_classes:int=100, # number of output classes
-                 in_channels:int=3, # image channels
-                 image_size:int=32, # input height and width (the flatten size depends on it)
-                 hidden:int=50, # the starter's hidden width (its TOTAL_CLASSES // 2, with 100 classes)
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+    """Report B's starter: 2 x (conv 5x5 -> ReLU -> max-pool), then Linear(., 50) -> ReLU -> Linear(50,
+    n_classes)."""
+
+    def __init__(
+        self,
+        n_classes: int = 100,  # number of output classes
+        in_channels: int = 3,  # image channels
+        image_size: int = 32,  # input height and width (the flatten size depends on it)
+        hidden: int = 50,  # the starter's hidden width (its TOTAL_CLASSES // 2, with 100 classes)
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.pool = nn.MaxPool2d(2)
         side = ((image_size - 4) // 2 - 4) // 2
-        self.fc_net = nn.Sequential(nn.Linear(16 * side * side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+        self.fc_net = nn.Sequential(
+            nn.Linear(16 * side * side, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes)
+        )
         init_weights(self, init)
 
     def forward(self, x):
@@ -189,47 +242,70 @@ class BaseNet(nn.Module):
 
 # %% ../nbs/04_models.ipynb #73c2b6b9
 class CifarVGG(nn.Module):
-    "VGG with batch norm for small images: blocks of conv3x3-BN-ReLU, chosen max-pools, a global pool or flatten, an MLP head."
-    def __init__(self, n_classes:int=100, in_channels:int=3,
-                 convs:tuple=(2, 2, 4, 4, 4), # convolutions in each block (VGG-19)
-                 widths:tuple=(64, 128, 256, 512, 512), # channels of each block
-                 pools:tuple=(1, 2, 3, 4, 5), # blocks (from 1) followed by a 2x2 max-pool
-                 global_pool:str='flatten', # 'flatten' (needs image_size), 'avg' or 'max'
-                 image_size:int=32, # input height and width (used by 'flatten')
-                 middle_fc:bool=True, # keep the middle Linear(4096, 4096)
-                 hidden:int=4096, # width of the fully connected layers
-                 dropout:float=0.2, # dropout before the last Linear (0 for none)
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+    """VGG with batch norm for small images: blocks of conv3x3-BN-ReLU, chosen max-pools, a global pool or
+    flatten, an MLP head."""
+
+    def __init__(
+        self,
+        n_classes: int = 100,
+        in_channels: int = 3,
+        convs: tuple = (2, 2, 4, 4, 4),  # convolutions in each block (VGG-19)
+        widths: tuple = (64, 128, 256, 512, 512),  # channels of each block
+        pools: tuple = (1, 2, 3, 4, 5),  # blocks (from 1) followed by a 2x2 max-pool
+        global_pool: str = 'flatten',  # 'flatten' (needs image_size), 'avg' or 'max'
+        image_size: int = 32,  # input height and width (used by 'flatten')
+        middle_fc: bool = True,  # keep the middle Linear(4096, 4096)
+        hidden: int = 4096,  # width of the fully connected layers
+        dropout: float = 0.2,  # dropout before the last Linear (0 for none)
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
-        if global_pool not in ('flatten', 'avg', 'max'): raise unknown_name('global_pool', global_pool, ('flatten', 'avg', 'max'))
+        if global_pool not in ('flatten', 'avg', 'max'):
+            raise unknown_name('global_pool', global_pool, ('flatten', 'avg', 'max'))
         layers, channels, side = [], in_channels, image_size
         for block, (n_convs, width) in enumerate(zip(convs, widths), start=1):
             for _ in range(n_convs):
-                layers += [nn.Conv2d(channels, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(channels, width, 3, padding=1),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = width
             if block in pools:
                 layers.append(nn.MaxPool2d(2))
                 side //= 2
-        if global_pool != 'flatten': layers.append(nn.AdaptiveAvgPool2d(1) if global_pool == 'avg' else nn.AdaptiveMaxPool2d(1))
+        if global_pool != 'flatten':
+            layers.append(nn.AdaptiveAvgPool2d(1) if global_pool == 'avg' else nn.AdaptiveMaxPool2d(1))
         self.features = nn.Sequential(*layers)
-        head = [nn.Flatten(), nn.Linear(channels * side * side if global_pool == 'flatten' else channels, hidden), nn.ReLU(inplace=True)]
-        if middle_fc: head += [nn.Linear(hidden, hidden), nn.ReLU(inplace=True)]
-        if dropout > 0: head.append(nn.Dropout(dropout))
+        head = [
+            nn.Flatten(),
+            nn.Linear(channels * side * side if global_pool == 'flatten' else channels, hidden),
+            nn.ReLU(inplace=True),
+        ]
+        if middle_fc:
+            head += [nn.Linear(hidden, hidden), nn.ReLU(inplace=True)]
+        if dropout > 0:
+            head.append(nn.Dropout(dropout))
         self.classifier = nn.Sequential(*head, nn.Linear(hidden, n_classes))
         init_weights(self, init)
 
-    def forward(self, x): return self.classifier(self.features(x))
+    def forward(self, x):
+        return self.classifier(self.features(x))
 
 # %% ../nbs/04_models.ipynb #0b8dbd7e
 class ThreeBlockCNN(nn.Module):
     "Report D's CNN: 3 x conv_block (conv-BN-ReLU-maxpool), flatten, Linear -> ReLU -> Dropout -> Linear."
-    def __init__(self, n_classes:int=10, # number of output classes
-                 in_channels:int=3, # image channels
-                 image_size:int=32, # input height and width (the flatten size depends on it)
-                 widths:tuple=(32, 64, 128), # channels of the three conv blocks (tuned in D; inferred)
-                 hidden:int=256, # width of the MLP's hidden layer (tuned in D; inferred)
-                 dropout:float=0.5, # dropout in the MLP
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+
+    def __init__(
+        self,
+        n_classes: int = 10,  # number of output classes
+        in_channels: int = 3,  # image channels
+        image_size: int = 32,  # input height and width (the flatten size depends on it)
+        widths: tuple = (32, 64, 128),  # channels of the three conv blocks (tuned in D; inferred)
+        hidden: int = 256,  # width of the MLP's hidden layer (tuned in D; inferred)
+        dropout: float = 0.5,  # dropout in the MLP
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
@@ -237,16 +313,23 @@ class ThreeBlockCNN(nn.Module):
             channels = width
         self.features = nn.Sequential(*blocks)
         side = image_size // 2 ** len(widths)
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(channels * side * side, hidden), nn.ReLU(inplace=True),
-                                        nn.Dropout(dropout), nn.Linear(hidden, n_classes))
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(channels * side * side, hidden),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_classes),
+        )
         init_weights(self, init)
 
-    def forward(self, x): return self.classifier(self.features(x))
+    def forward(self, x):
+        return self.classifier(self.features(x))
 
 # %% ../nbs/04_models.ipynb #e8d1d552
 class Attention(nn.Module):
     "Multi-head self-attention whose head size `head_dim` is independent of `embed_dim`."
-    def __init__(self, embed_dim:int, num_heads:int=8, head_dim:int=64, dropout:float=0.0):
+
+    def __init__(self, embed_dim: int, num_heads: int = 8, head_dim: int = 64, dropout: float = 0.0):
         super().__init__()
         self.num_heads, self.head_dim, self.dropout = num_heads, head_dim, dropout
         self.qkv = nn.Linear(embed_dim, 3 * num_heads * head_dim)
@@ -256,20 +339,27 @@ class Attention(nn.Module):
     def forward(self, x):
         batch, tokens, _ = x.shape
         qkv = self.qkv(x).reshape(batch, tokens, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)        # each (batch, heads, tokens, head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, tokens, head_dim)
         x = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         x = x.transpose(1, 2).reshape(batch, tokens, self.num_heads * self.head_dim)
         return self.out_dropout(self.out(x))
 
+
 class EncoderLayer(nn.Module):
     "Pre-norm transformer encoder layer: x + attention(norm(x)), then x + mlp(norm(x))."
-    def __init__(self, embed_dim:int, num_heads:int, head_dim:int, mlp_dim:int, dropout:float=0.0):
+
+    def __init__(self, embed_dim: int, num_heads: int, head_dim: int, mlp_dim: int, dropout: float = 0.0):
         super().__init__()
         self.norm1 = nn.LayerNorm(embed_dim)
         self.attention = Attention(embed_dim, num_heads, head_dim, dropout)
         self.norm2 = nn.LayerNorm(embed_dim)
-        self.mlp = nn.Sequential(nn.Linear(embed_dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(mlp_dim, embed_dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(
+            nn.Linear(embed_dim, mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mlp_dim, embed_dim),
+            nn.Dropout(dropout),
+        )
 
     def forward(self, x):
         x = x + self.attention(self.norm1(x))
@@ -277,32 +367,53 @@ class EncoderLayer(nn.Module):
 
 # %% ../nbs/04_models.ipynb #b51f4b57
 class ViT(nn.Module):
-    "Report D's Vision Transformer: conv patch embedding, class token (inferred), position embedding, pre-norm encoder layers (inferred), MLP head."
-    def __init__(self, n_classes:int=10, in_channels:int=3, image_size:int=32,
-                 patch_size:int=2, # side of each square patch
-                 embed_dim:int=32, # size of each patch's vector
-                 num_encoder_layers:int=4, # encoder layers
-                 num_heads:int=20, # attention heads per layer
-                 head_dim:int=16, # size of each head (independent of embed_dim)
-                 mlp_dim:int=1024, # hidden units of each encoder layer's MLP (D's hidden_layer_depth)
-                 head_mlp_dim:int=1024, # hidden units of the classification MLP (D's mlp_head_hidden_layer_depth)
-                 dropout:float=0.25, # dropout everywhere
-                 init:str='default'): # 'default', 'kaiming' or 'xavier' (for the linear and conv layers)
+    """Report D's Vision Transformer: conv patch embedding, class token (inferred), position embedding, pre-
+    norm encoder layers (inferred), MLP head."""
+
+    def __init__(
+        self,
+        n_classes: int = 10,
+        in_channels: int = 3,
+        image_size: int = 32,
+        patch_size: int = 2,  # side of each square patch
+        embed_dim: int = 32,  # size of each patch's vector
+        num_encoder_layers: int = 4,  # encoder layers
+        num_heads: int = 20,  # attention heads per layer
+        head_dim: int = 16,  # size of each head (independent of embed_dim)
+        mlp_dim: int = 1024,  # hidden units of each encoder layer's MLP (D's hidden_layer_depth)
+        # hidden units of the classification MLP (D's mlp_head_hidden_layer_depth)
+        head_mlp_dim: int = 1024,
+        dropout: float = 0.25,  # dropout everywhere
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier' (for the linear and conv layers)
         super().__init__()
         if image_size % patch_size:
-            raise SettingsError(f"image_size {image_size} is not a multiple of patch_size {patch_size}", fix="choose a patch_size that divides the image size")
+            raise SettingsError(
+                f'image_size {image_size} is not a multiple of patch_size {patch_size}',
+                fix='choose a patch_size that divides the image size',
+            )
         n_patches = (image_size // patch_size) ** 2
         self.patch_embed = nn.Conv2d(in_channels, embed_dim, patch_size, stride=patch_size)
         self.class_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.position = nn.Parameter(torch.randn(1, n_patches + 1, embed_dim) * 0.02)
         self.dropout = nn.Dropout(dropout)
-        self.encoder = nn.Sequential(*[EncoderLayer(embed_dim, num_heads, head_dim, mlp_dim, dropout) for _ in range(num_encoder_layers)])
+        self.encoder = nn.Sequential(
+            *[
+                EncoderLayer(embed_dim, num_heads, head_dim, mlp_dim, dropout)
+                for _ in range(num_encoder_layers)
+            ]
+        )
         self.norm = nn.LayerNorm(embed_dim)
-        self.head = nn.Sequential(nn.Linear(embed_dim, head_mlp_dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(head_mlp_dim, n_classes))
+        self.head = nn.Sequential(
+            nn.Linear(embed_dim, head_mlp_dim),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(head_mlp_dim, n_classes),
+        )
         init_weights(self, init)
 
     def forward(self, x):
-        x = self.patch_embed(x).flatten(2).transpose(1, 2)       # (batch, patches, embed_dim)
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)  # (batch, patches, embed_dim)
         x = torch.cat([self.class_token.expand(len(x), -1, -1), x], dim=1) + self.position
         x = self.encoder(self.dropout(x))
         return self.head(self.norm(x[:, 0]))
@@ -310,17 +421,24 @@ class ViT(nn.Module):
 # %% ../nbs/04_models.ipynb #6b869860
 class AutoencoderClassifier(nn.Module):
     "Conv encoder -> latent code -> (conv decoder, MLP classifier)."
-    def __init__(self, n_classes:int=37, in_channels:int=1,
-                 image_size=(28, 112), # (height, width) of the input, or one int for a square
-                 widths:tuple=(32, 64), # channels of the stride-2 encoder blocks
-                 latent_dim:int=64, # size of the latent code
-                 hidden:int=128, # hidden units of the classifier
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+
+    def __init__(
+        self,
+        n_classes: int = 37,
+        in_channels: int = 1,
+        image_size=(28, 112),  # (height, width) of the input, or one int for a square
+        widths: tuple = (32, 64),  # channels of the stride-2 encoder blocks
+        latent_dim: int = 64,  # size of the latent code
+        hidden: int = 128,  # hidden units of the classifier
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
         height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
         scale = 2 ** len(widths)
         if height % scale or width % scale:
-            raise SettingsError(f"image_size {image_size} is not divisible by {scale}", fix=f"resize to multiples of {scale}")
+            raise SettingsError(
+                f'image_size {image_size} is not divisible by {scale}', fix=f'resize to multiples of {scale}'
+            )
         self.map_shape = (widths[-1], height // scale, width // scale)
         n_map = widths[-1] * (height // scale) * (width // scale)
         down, channels = [], in_channels
@@ -331,32 +449,55 @@ class AutoencoderClassifier(nn.Module):
         up = [nn.Linear(latent_dim, n_map), nn.ReLU(inplace=True), nn.Unflatten(1, self.map_shape)]
         for w in list(widths[-2::-1]) + [in_channels]:
             up.append(nn.ConvTranspose2d(channels, w, 4, stride=2, padding=1))
-            if w != in_channels: up += [nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
+            if w != in_channels:
+                up += [nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
             channels = w
         self.decoder = nn.Sequential(*up)
-        self.classifier = nn.Sequential(nn.ReLU(), nn.Linear(latent_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes))
+        self.classifier = nn.Sequential(
+            nn.ReLU(), nn.Linear(latent_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, n_classes)
+        )
         init_weights(self, init)
 
-    def encode(self, x): return self.encoder(x)
-    def reconstruct(self, x): return self.decoder(self.encoder(x))
-    def forward(self, x): return self.classifier(self.encoder(x))
+    def encode(self, x):
+        return self.encoder(x)
+
+    def reconstruct(self, x):
+        return self.decoder(self.encoder(x))
+
+    def forward(self, x):
+        return self.classifier(self.encoder(x))
 
 # %% ../nbs/04_models.ipynb #b004c5af
 class Residual(nn.Module):
     "x + (two conv blocks)(x): the channels and size stay the same."
-    def __init__(self, channels:int):
+
+    def __init__(self, channels: int):
         super().__init__()
-        self.body = nn.Sequential(conv_block(channels, channels, pool=False), conv_block(channels, channels, pool=False))
-    def forward(self, x): return x + self.body(x)
+        self.body = nn.Sequential(
+            conv_block(channels, channels, pool=False), conv_block(channels, channels, pool=False)
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
 
 class ResNet9(nn.Module):
-    "David Page's ResNet-9 (DAWNBench CIFAR-10): prep, layer1 + residual, layer2, layer3 + residual, max-pool, scaled linear."
-    def __init__(self, n_classes:int=10, in_channels:int=3,
-                 widths:tuple=(64, 128, 256, 512), # channels of prep, layer1, layer2, layer3
-                 scale:float=0.125, # the logits are multiplied by this
-                 init:str='default'): # 'default', 'kaiming' or 'xavier'
+    """David Page's ResNet-9 (DAWNBench CIFAR-10): prep, layer1 + residual, layer2, layer3 + residual, max-
+    pool, scaled linear."""
+
+    def __init__(
+        self,
+        n_classes: int = 10,
+        in_channels: int = 3,
+        widths: tuple = (64, 128, 256, 512),  # channels of prep, layer1, layer2, layer3
+        scale: float = 0.125,  # the logits are multiplied by this
+        init: str = 'default',
+    ):  # 'default', 'kaiming' or 'xavier'
         super().__init__()
-        if len(widths) != 4: raise SettingsError(f"ResNet9 takes 4 widths, got {widths}", fix="e.g. widths=(64, 128, 256, 512)")
+        if len(widths) != 4:
+            raise SettingsError(
+                f'ResNet9 takes 4 widths, got {widths}', fix='e.g. widths=(64, 128, 256, 512)'
+            )
         prep, first, second, third = widths
         self.prep = conv_block(in_channels, prep, pool=False)
         self.layer1 = nn.Sequential(conv_block(prep, first), Residual(first))
@@ -372,9 +513,11 @@ class ResNet9(nn.Module):
         return self.classifier(self.pool(x)) * self.scale
 
 # %% ../nbs/04_models.ipynb #d58c0b55
-def resnet18_cifar(n_classes:int=10, in_channels:int=3,
-                   init:str='default', # 'default' (torchvision's), 'kaiming' or 'xavier'
-                  ) -> nn.Module:
+def resnet18_cifar(
+    n_classes: int = 10,
+    in_channels: int = 3,
+    init: str = 'default',  # 'default' (torchvision's), 'kaiming' or 'xavier'
+) -> nn.Module:
     "torchvision's ResNet-18 with a 3x3 stride-1 stem and no max-pool, for 32x32 images (random weights)."
     model = torchvision.models.resnet18(weights=None, num_classes=n_classes)
     model.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
@@ -382,45 +525,76 @@ def resnet18_cifar(n_classes:int=10, in_channels:int=3,
     return init_weights(model, init)
 
 # %% ../nbs/04_models.ipynb #dd91a35d
-MODELS = {'small_cnn': SmallCNN, 'two_block_cnn': TwoBlockCNN, 'three_block_gap_cnn': ThreeBlockGapCNN,
-          'four_block_mlp_cnn': FourBlockMLPCNN, 'basenet': BaseNet, 'cifar_vgg': CifarVGG, 'three_block_cnn': ThreeBlockCNN,
-          'vit': ViT, 'autoencoder_classifier': AutoencoderClassifier, 'resnet9': ResNet9, 'resnet18_cifar': resnet18_cifar}
+MODELS = {
+    'small_cnn': SmallCNN,
+    'two_block_cnn': TwoBlockCNN,
+    'three_block_gap_cnn': ThreeBlockGapCNN,
+    'four_block_mlp_cnn': FourBlockMLPCNN,
+    'basenet': BaseNet,
+    'cifar_vgg': CifarVGG,
+    'three_block_cnn': ThreeBlockCNN,
+    'vit': ViT,
+    'autoencoder_classifier': AutoencoderClassifier,
+    'resnet9': ResNet9,
+    'resnet18_cifar': resnet18_cifar,
+}
 
 # %% ../nbs/04_models.ipynb #4f190a7c
-def model_hparams(name:str) -> dict:
+def model_hparams(name: str) -> dict:
     "The hyperparameters model `name` accepts, with their defaults."
-    if name in TRANSFER_ARCHS: builder = create_transfer_model
-    elif name in MODELS: builder = MODELS[name]
-    else: raise unknown_name('model', name, [*MODELS, *TRANSFER_ARCHS])
+    if name in TRANSFER_ARCHS:
+        builder = create_transfer_model
+    elif name in MODELS:
+        builder = MODELS[name]
+    else:
+        raise unknown_name('model', name, [*MODELS, *TRANSFER_ARCHS])
     skip = ('n_classes', 'arch', 'self')
     params = inspect.signature(builder).parameters.items()
     return {k: p.default for k, p in params if k not in skip and p.kind == p.POSITIONAL_OR_KEYWORD}
 
 # %% ../nbs/04_models.ipynb #0e004629
-def get_model(name:str, # a scratch model of `MODELS` or a torchvision name of `TRANSFER_ARCHS`
-              n_classes:int, # number of output classes
-              pretrained=False, # True (or a weights name): torchvision's ImageNet weights; scratch models have none
-              **hparams) -> nn.Module:
-    "Model `name` with a head for `n_classes` classes: random weights unless `pretrained` (torchvision names only)."
+def get_model(
+    name: str,  # a scratch model of `MODELS` or a torchvision name of `TRANSFER_ARCHS`
+    n_classes: int,  # number of output classes
+    # True (or a weights name): torchvision's ImageNet weights; scratch models have none
+    pretrained=False,
+    **hparams,
+) -> nn.Module:
+    """Model `name` with a head for `n_classes` classes: random weights unless `pretrained` (torchvision
+    names only)."""
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
-        raise SettingsError(f"n_classes={n_classes!r} for model {name!r}", fix="n_classes accepts a whole number >= 1 (splits.n_classes)")
+        raise SettingsError(
+            f'n_classes={n_classes!r} for model {name!r}',
+            fix='n_classes accepts a whole number >= 1 (splits.n_classes)',
+        )
     accepted = model_hparams(name)
     for key in hparams:
-        if key not in accepted: raise unknown_name(f'hyperparameter of model {name!r}', key, accepted)
-    if name in TRANSFER_ARCHS: model = create_transfer_model(name, n_classes, pretrained=pretrained, **hparams)
-    elif pretrained: raise SettingsError(f"model {name!r} has no pretrained weights: the kit builds it from scratch",
-                                         fix=f"leave out pretrained, or use a torchvision name: {', '.join(TRANSFER_ARCHS)}")
-    else: model = MODELS[name](n_classes, **hparams)
-    model.model_name, model.hparams, model.pretrained = name, dict(hparams), getattr(model, 'pretrained', False)
+        if key not in accepted:
+            raise unknown_name(f'hyperparameter of model {name!r}', key, accepted)
+    if name in TRANSFER_ARCHS:
+        model = create_transfer_model(name, n_classes, pretrained=pretrained, **hparams)
+    elif pretrained:
+        raise SettingsError(
+            f'model {name!r} has no pretrained weights: the kit builds it from scratch',
+            fix=f'leave out pretrained, or use a torchvision name: {", ".join(TRANSFER_ARCHS)}',
+        )
+    else:
+        model = MODELS[name](n_classes, **hparams)
+    model.model_name, model.hparams, model.pretrained = (
+        name,
+        dict(hparams),
+        getattr(model, 'pretrained', False),
+    )
     return model
 
 # %% ../nbs/04_models.ipynb #ebc25622
-def overfit_batch(model:nn.Module, # the model to train
-                  images:torch.Tensor, # one batch of images
-                  labels:torch.Tensor, # their labels
-                  steps:int=60, # Adam steps
-                  lr:float=3e-3, # learning rate
-                 ) -> list:
+def overfit_batch(
+    model: nn.Module,  # the model to train
+    images: torch.Tensor,  # one batch of images
+    labels: torch.Tensor,  # their labels
+    steps: int = 60,  # Adam steps
+    lr: float = 3e-3,  # learning rate
+) -> list:
     "Train `model` on one batch; returns the loss after each step."
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     model.train()

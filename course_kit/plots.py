@@ -1,4 +1,5 @@
-"""The figures of the writeups, drawn with seaborn: training curves of one run and of several, confusion matrices side by side, ROC curves, a grid of predictions, an ablation chart and a sweep.
+"""The figures of the writeups, drawn with seaborn: training curves of one run and of several, confusion
+matrices side by side, ROC curves, a grid of predictions, an ablation chart and a sweep.
 
 Docs: https://course-kit.github.io/course_kit/plots.html.md"""
 
@@ -19,165 +20,265 @@ __all__ = ['plot_history', 'plot_runs', 'plot_confusion', 'plot_confusions', 'pl
            'plot_sweep']
 
 # %% ../nbs/07_plots.ipynb #ddcff647
-def plot_history(history:list, # rows of {'epoch', 'train_loss', 'valid_loss', metric...}
-                 title:str='', metric:str='accuracy'):
+def plot_history(
+    history: list,  # rows of {'epoch', 'train_loss', 'valid_loss', metric...}
+    title: str = '',
+    metric: str = 'accuracy',
+):
     "Train/valid loss and train/valid accuracy per epoch, side by side."
     frame = pd.DataFrame(history)
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    losses = frame.melt(id_vars='epoch', value_vars=[c for c in ('train_loss', 'valid_loss') if c in frame], var_name='set', value_name='loss')
+    losses = frame.melt(
+        id_vars='epoch',
+        value_vars=[c for c in ('train_loss', 'valid_loss') if c in frame],
+        var_name='set',
+        value_name='loss',
+    )
     sns.lineplot(data=losses, x='epoch', y='loss', hue='set', marker='o', ax=left)
     left.set_title('loss')
     columns = [c for c in frame if c in (metric, f'train_{metric}', f'valid_{metric}')]
     accuracies = frame.melt(id_vars='epoch', value_vars=columns, var_name='set', value_name='value')
     sns.lineplot(data=accuracies, x='epoch', y='value', hue='set', marker='o', ax=right)
-    right.set_title(metric); right.set_ylabel(metric)
-    if title: fig.suptitle(title)
+    right.set_title(metric)
+    right.set_ylabel(metric)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_plots.ipynb #e2bd635b
-def plot_runs(histories:dict, # run name -> history (rows of {'epoch', metric...})
-              metrics=('train_loss', 'valid_loss', 'train_accuracy', 'valid_accuracy'), # one panel per metric (a name or a list)
-              title:str=''):
+def plot_runs(
+    histories: dict,  # run name -> history (rows of {'epoch', metric...})
+    # one panel per metric (a name or a list)
+    metrics=('train_loss', 'valid_loss', 'train_accuracy', 'valid_accuracy'),
+    title: str = '',
+):
     "The curves of several runs, one panel per metric, one line per run."
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
     frames = [pd.DataFrame(history).assign(run=name) for name, history in histories.items() if len(history)]
-    if not frames: raise BadDataError("no run has a history to plot", fix="pass {name: history_of(learn)} for trained runs")
-    long = pd.concat(frames).melt(id_vars=['run', 'epoch'], value_vars=None, var_name='metric', value_name='value')
+    if not frames:
+        raise BadDataError(
+            'no run has a history to plot', fix='pass {name: history_of(learn)} for trained runs'
+        )
+    long = pd.concat(frames).melt(
+        id_vars=['run', 'epoch'], value_vars=None, var_name='metric', value_name='value'
+    )
     long = long[long['metric'].isin(metrics)]
     long = long.assign(value=pd.to_numeric(long['value'], errors='coerce')).dropna(subset=['value'])
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
-        sns.lineplot(data=long[long['metric'] == metric], x='epoch', y='value', hue='run', hue_order=list(histories), marker='o', ax=ax)
-        ax.set_title(metric); ax.set_ylabel(metric)
-    if title: fig.suptitle(title)
+        sns.lineplot(
+            data=long[long['metric'] == metric],
+            x='epoch',
+            y='value',
+            hue='run',
+            hue_order=list(histories),
+            marker='o',
+            ax=ax,
+        )
+        ax.set_title(metric)
+        ax.set_ylabel(metric)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_plots.ipynb #71088775
-def plot_confusion(matrix, # (n, n) counts, row = true class
-                   classes=None, # class names
-                   normalize:bool=False, # rows as fractions
-                   title:str='', ax=None):
+def plot_confusion(
+    matrix,  # (n, n) counts, row = true class
+    classes=None,  # class names
+    normalize: bool = False,  # rows as fractions
+    title: str = '',
+    ax=None,
+):
     "A seaborn heatmap of a confusion matrix."
     matrix = np.asarray(matrix, dtype=float)
-    if normalize: matrix = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
+    if normalize:
+        matrix = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
     n = len(matrix)
-    if ax is None: _, ax = plt.subplots(figsize=(min(2 + 0.45 * n, 12), min(1.6 + 0.4 * n, 11)))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(min(2 + 0.45 * n, 12), min(1.6 + 0.4 * n, 11)))
     annotate = n <= 20
-    sns.heatmap(matrix, annot=annotate, fmt='.2f' if normalize else '.0f', cmap='Blues', cbar=not annotate, square=True,
-                xticklabels=classes if classes is not None else 'auto', yticklabels=classes if classes is not None else 'auto', ax=ax)
-    ax.set_xlabel('predicted'); ax.set_ylabel('true')
-    if title: ax.set_title(title)
+    sns.heatmap(
+        matrix,
+        annot=annotate,
+        fmt='.2f' if normalize else '.0f',
+        cmap='Blues',
+        cbar=not annotate,
+        square=True,
+        xticklabels=classes if classes is not None else 'auto',
+        yticklabels=classes if classes is not None else 'auto',
+        ax=ax,
+    )
+    ax.set_xlabel('predicted')
+    ax.set_ylabel('true')
+    if title:
+        ax.set_title(title)
     ax.figure.tight_layout()
     return ax.figure
 
 # %% ../nbs/07_plots.ipynb #ef1ece8d
-def plot_confusions(matrices:dict, # name -> (n, n) confusion matrix
-                    classes=None, # class names
-                    normalize:bool=True, # rows as fractions
-                    title:str=''):
+def plot_confusions(
+    matrices: dict,  # name -> (n, n) confusion matrix
+    classes=None,  # class names
+    normalize: bool = True,  # rows as fractions
+    title: str = '',
+):
     "Confusion matrices side by side, one panel per name."
     n = len(np.asarray(next(iter(matrices.values()))))
     size = min(2 + 0.45 * n, 8)
     fig, axes = plt.subplots(1, len(matrices), figsize=(size * len(matrices), size * 0.9), squeeze=False)
     for ax, (name, matrix) in zip(axes.flat, matrices.items()):
         plot_confusion(matrix, classes, normalize=normalize, title=name, ax=ax)
-    if title: fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_plots.ipynb #d0de45c3
-def plot_roc(roc, # a `RocCurves` (from `roc_curves` or `Predictions.roc()`)
-             title:str='', max_legend:int=12, ax=None):
+def plot_roc(
+    roc,  # a `RocCurves` (from `roc_curves` or `Predictions.roc()`)
+    title: str = '',
+    max_legend: int = 12,
+    ax=None,
+):
     "One-vs-rest ROC curve of every class, with its AUC."
-    if ax is None: _, ax = plt.subplots(figsize=(5, 4.5))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4.5))
     palette = sns.color_palette('husl', len(roc.auc))
     for colour, name in zip(palette, roc.auc):
-        ax.plot(roc.fpr[name], roc.tpr[name], color=colour, lw=1.2, label=f"{name} (AUC {roc.auc[name]:.3f})")
+        ax.plot(roc.fpr[name], roc.tpr[name], color=colour, lw=1.2, label=f'{name} (AUC {roc.auc[name]:.3f})')
     ax.plot([0, 1], [0, 1], 'k--', lw=0.8, label='chance')
-    ax.set_xlabel('false positive rate'); ax.set_ylabel('true positive rate')
-    ax.set_title(f"{title + ': ' if title else ''}macro AUC {roc.macro_auc:.3f}")
-    if len(roc.auc) <= max_legend: ax.legend(fontsize=7, loc='lower right')
+    ax.set_xlabel('false positive rate')
+    ax.set_ylabel('true positive rate')
+    ax.set_title(f'{title + ": " if title else ""}macro AUC {roc.macro_auc:.3f}')
+    if len(roc.auc) <= max_legend:
+        ax.legend(fontsize=7, loc='lower right')
     ax.figure.tight_layout()
     return ax.figure
 
 # %% ../nbs/07_plots.ipynb #fe0a3cfe
-def show_predictions(data, # an `ImageSet`
-                     preds, # predicted labels (N,) or a `Predictions` of the same images
-                     targets=None, # true labels (default: from `preds` or `data`; -1 = unknown)
-                     classes:list|None=None, # class names (default: `data.classes`)
-                     n:int=24, ncols:int=8, # how many images, per row
-                     only_errors:bool=False, # show only wrong predictions
-                     title:str=''):
+def show_predictions(
+    data,  # an `ImageSet`
+    preds,  # predicted labels (N,) or a `Predictions` of the same images
+    targets=None,  # true labels (default: from `preds` or `data`; -1 = unknown)
+    classes: list | None = None,  # class names (default: `data.classes`)
+    n: int = 24,
+    ncols: int = 8,  # how many images, per row
+    only_errors: bool = False,  # show only wrong predictions
+    title: str = '',
+):
     "Images titled with the predicted label (and the true one: green if right, red if wrong)."
-    if hasattr(preds, 'preds'): targets, preds = (preds.targets if targets is None else targets), preds.preds
+    if hasattr(preds, 'preds'):
+        targets, preds = (preds.targets if targets is None else targets), preds.preds
     preds = torch.as_tensor(preds).cpu().long()
     targets = data.labels.cpu() if targets is None else torch.as_tensor(targets).cpu().long()
     if len(preds) != len(data) or len(targets) != len(data):
-        raise BadDataError(f"{len(data)} images, {len(preds)} predictions and {len(targets)} targets", fix="predict the same images, in the same order (no shuffling)")
+        raise BadDataError(
+            f'{len(data)} images, {len(preds)} predictions and {len(targets)} targets',
+            fix='predict the same images, in the same order (no shuffling)',
+        )
     classes = classes if classes is not None else data.classes
     index = torch.arange(len(data))
-    if only_errors: index = index[(targets >= 0) & (preds != targets)]
+    if only_errors:
+        index = index[(targets >= 0) & (preds != targets)]
     index = index[:n]
     nrows = max(1, (len(index) + ncols - 1) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 1.3, nrows * 1.9), squeeze=False)
-    for ax in axes.flat: ax.axis('off')
+    for ax in axes.flat:
+        ax.axis('off')
     for ax, i in zip(axes.flat, index.tolist()):
         image = data.images[i].permute(1, 2, 0).cpu().numpy()
         grey = image.shape[-1] == 1
         ax.imshow(image[..., 0] if grey else image, cmap='gray' if grey else None)
         predicted, true = classes[preds[i]], (classes[targets[i]] if targets[i] >= 0 else None)
-        if true is None: ax.set_title(str(predicted), fontsize=8)
-        else: ax.set_title(f"{predicted}\n(true {true})", fontsize=8, color='green' if predicted == true else 'red')
+        if true is None:
+            ax.set_title(str(predicted), fontsize=8)
+        else:
+            ax.set_title(
+                f'{predicted}\n(true {true})', fontsize=8, color='green' if predicted == true else 'red'
+            )
     fig.suptitle(title or ('predicted (true)' if (targets >= 0).any() else 'predicted'), fontsize=10)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_plots.ipynb #a803c234
-def plot_claims(rows, # a DataFrame with experiment, claimed, reproduced (and status), or (experiment, claimed, reproduced) tuples
-                metric:str='accuracy', # the x axis label
-                title:str=''):
+# a DataFrame with experiment, claimed, reproduced (and status), or (experiment, claimed, reproduced) tuples
+def plot_claims(
+    rows,
+    metric: str = 'accuracy',  # the x axis label
+    title: str = '',
+):
     "Horizontal bars, claimed and reproduced side by side for every experiment; random-init rows stand out."
-    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows), columns=['experiment', 'claimed', 'reproduced'])
+    frame = (
+        rows.copy()
+        if isinstance(rows, pd.DataFrame)
+        else pd.DataFrame(list(rows), columns=['experiment', 'claimed', 'reproduced'])
+    )
     claimed = pd.to_numeric(frame['claimed'], errors='coerce').to_numpy(dtype=float)
     reproduced = pd.to_numeric(frame['reproduced'], errors='coerce').to_numpy(dtype=float)
-    random_init = frame.get('status', pd.Series([''] * len(frame))).astype(str).str.contains('random init').to_numpy()
+    random_init = (
+        frame.get('status', pd.Series([''] * len(frame))).astype(str).str.contains('random init').to_numpy()
+    )
     blue, orange = sns.color_palette()[0], sns.color_palette()[1]
     fig, ax = plt.subplots(figsize=(7, 0.42 * len(frame) + 1.3))
     y = np.arange(len(frame))
     ax.barh(y - 0.2, claimed, 0.4, color='0.82', hatch='//', edgecolor='0.45', label='claimed (writeup)')
-    bars = ax.barh(y + 0.2, reproduced, 0.4, color=[orange if r else blue for r in random_init], edgecolor='white', label='reproduced')
-    for bar, random in zip(bars, random_init): bar.set_hatch('xx' if random else '')
+    bars = ax.barh(
+        y + 0.2,
+        reproduced,
+        0.4,
+        color=[orange if r else blue for r in random_init],
+        edgecolor='white',
+        label='reproduced',
+    )
+    for bar, random in zip(bars, random_init):
+        bar.set_hatch('xx' if random else '')
     for values, offset in ((claimed, -0.2), (reproduced, 0.2)):
         for row, value in zip(y, values):
-            if value == value: ax.text(value + 0.01, row + offset, f"{value:.2f}", va='center', fontsize=7)
-    handles = [plt.Rectangle((0, 0), 1, 1, color='0.82', hatch='//', ec='0.45'), plt.Rectangle((0, 0), 1, 1, color=blue),
-               plt.Rectangle((0, 0), 1, 1, color=orange, hatch='xx', ec='white')]
-    ax.legend(handles, ['claimed (writeup)', 'reproduced', 'reproduced, random init'], loc='upper left', bbox_to_anchor=(1.0, 1.0), fontsize=8)
+            if value == value:
+                ax.text(value + 0.01, row + offset, f'{value:.2f}', va='center', fontsize=7)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color='0.82', hatch='//', ec='0.45'),
+        plt.Rectangle((0, 0), 1, 1, color=blue),
+        plt.Rectangle((0, 0), 1, 1, color=orange, hatch='xx', ec='white'),
+    ]
+    ax.legend(
+        handles,
+        ['claimed (writeup)', 'reproduced', 'reproduced, random init'],
+        loc='upper left',
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=8,
+    )
     ax.set_yticks(y, frame['experiment'], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(0, 1.12)
     ax.set_xlabel(metric)
-    ax.set_title(title or f"{metric}: claimed (writeup) vs reproduced", fontsize=10)
+    ax.set_title(title or f'{metric}: claimed (writeup) vs reproduced', fontsize=10)
     fig.tight_layout()
     return fig
 
 # %% ../nbs/07_plots.ipynb #764df4d2
-def plot_sweep(table:pd.DataFrame, # one row per trial (from `sweep`)
-               params:list, # hyperparameter columns to plot against
-               metric:str='valid_accuracy', title:str=''):
+def plot_sweep(
+    table: pd.DataFrame,  # one row per trial (from `sweep`)
+    params: list,  # hyperparameter columns to plot against
+    metric: str = 'valid_accuracy',
+    title: str = '',
+):
     "The metric of every trial against each hyperparameter."
     fig, axes = plt.subplots(1, len(params), figsize=(3.4 * len(params), 3), squeeze=False, sharey=True)
     for ax, param in zip(axes.flat, params):
         column = table[param]
         if pd.api.types.is_numeric_dtype(column):
             sns.scatterplot(x=column, y=table[metric], ax=ax)
-            if column.min() > 0 and column.max() >= 100 * column.min(): ax.set_xscale('log')   # learning rates
+            # learning rates
+            if column.min() > 0 and column.max() >= 100 * column.min():
+                ax.set_xscale('log')
         else:
             sns.stripplot(x=column.astype(str), y=table[metric], ax=ax, jitter=False, size=6)
         ax.set_xlabel(param)
     axes.flat[0].set_ylabel(metric)
-    if title: fig.suptitle(title)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

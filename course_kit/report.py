@@ -1,4 +1,6 @@
-"""A report is a notebook in `reports/` with a `parameters` cell, run by papermill. Inside it, the kit checks the parameters, knows the profile, runs each experiment of the writeup and records one honest row per experiment: the writeup's claimed number beside the reproduced one.
+"""A report is a notebook in `reports/` with a `parameters` cell, run by papermill. Inside it, the kit
+checks the parameters, knows the profile, runs each experiment of the writeup and records one honest row
+per experiment: the writeup's claimed number beside the reproduced one.
 
 Docs: https://course-kit.github.io/course_kit/report.html.md"""
 
@@ -6,15 +8,28 @@ Docs: https://course-kit.github.io/course_kit/report.html.md"""
 
 # %% ../nbs/09_report.ipynb #518dda6c
 from __future__ import annotations
-import ast, json, os, time
+import ast
+import json
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 from dataclasses import replace
 
-from .core import (CourseKitError, DataNotFoundError, SettingsError, WeightsNotFoundError, Settings, get_settings,
-                             get_device, seed_everything, environment, save_json, unknown_name)
+from course_kit.core import (
+    CourseKitError,
+    DataNotFoundError,
+    SettingsError,
+    WeightsNotFoundError,
+    Settings,
+    get_settings,
+    get_device,
+    seed_everything,
+    environment,
+    save_json,
+    unknown_name,
+)
 from .transfer import create_transfer_model
 from .runs import ROW_COLUMNS, as_claims, claim_row
 from .experiments import TrainResult, run_training
@@ -27,215 +42,368 @@ def injected_names(history) -> list:
     "Names assigned in the cells papermill injected (they start with '# Parameters')."
     names = []
     for source in history or []:
-        if not source.lstrip().startswith('# Parameters'): continue
+        if not source.lstrip().startswith('# Parameters'):
+            continue
         for node in ast.parse(source).body:
-            if isinstance(node, ast.Assign): names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+            if isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name)]
     return names
 
-def type_name(kind) -> str: return kind if isinstance(kind, str) else kind.__name__
+
+def type_name(kind) -> str:
+    return kind if isinstance(kind, str) else kind.__name__
+
 
 def accepts(value, kind) -> bool:
-    "Does `value` fit the declared type `kind` (a type or its name)? An int is accepted where a float is declared."
+    """Does `value` fit the declared type `kind` (a type or its name)? An int is accepted where a float is
+    declared."""
     kind = type_name(kind)
-    if kind == 'float': return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind == 'int': return isinstance(value, int) and not isinstance(value, bool)
-    if kind in ('list', 'tuple'): return isinstance(value, (list, tuple))
-    if kind in ('Any', 'object'): return True
+    if kind == 'float':
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == 'int':
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in ('list', 'tuple'):
+        return isinstance(value, (list, tuple))
+    if kind in ('Any', 'object'):
+        return True
     return type(value).__name__ == kind
 
 # %% ../nbs/09_report.ipynb #81ec75e4
-def check_parameters(namespace:dict) -> dict:
+def check_parameters(namespace: dict) -> dict:
     "Check the report's parameters (declared with types in its parameters cell); return them as a dict."
     declared = {k: type_name(v) for k, v in namespace.get('__annotations__', {}).items()}
-    accepted = ', '.join(f"{k} ({t})" for k, t in declared.items())
+    accepted = ', '.join(f'{k} ({t})' for k, t in declared.items())
     for name in injected_names(namespace.get('In')):
         if name not in declared:
-            raise unknown_name('report parameter', name, declared) if declared else SettingsError(f"unknown report parameter {name!r}")
+            raise (
+                unknown_name('report parameter', name, declared)
+                if declared
+                else SettingsError(f'unknown report parameter {name!r}')
+            )
     for name, kind in declared.items():
         value = namespace.get(name)
         if not accepts(value, kind):
-            raise SettingsError(f"report parameter {name!r} is {value!r} ({type(value).__name__})",
-                                fix=f"{name} accepts a value of type {kind}; all parameters: {accepted}")
+            raise SettingsError(
+                f'report parameter {name!r} is {value!r} ({type(value).__name__})',
+                fix=f'{name} accepts a value of type {kind}; all parameters: {accepted}',
+            )
     return {name: namespace[name] for name in declared}
 
 # %% ../nbs/09_report.ipynb #d4f41771
-def reports_dir(settings:Settings|None=None) -> Path:
+def reports_dir(settings: Settings | None = None) -> Path:
     "The folder holding the report notebooks."
     settings = settings or get_settings()
-    folder = settings.root/'reports'
+    folder = settings.root / 'reports'
     if not folder.is_dir():
-        raise DataNotFoundError(f"no reports folder at {folder}", fix="run from inside the course_kit repository (or set COURSE_KIT_SETTINGS)")
+        raise DataNotFoundError(
+            f'no reports folder at {folder}',
+            fix='run from inside the course_kit repository (or set COURSE_KIT_SETTINGS)',
+        )
     return folder
 
-def claims_file(settings:Settings|None=None) -> Path:
+
+def claims_file(settings: Settings | None = None) -> Path:
     "The writeups' claimed numbers: reports/claims.json."
-    return reports_dir(settings)/'claims.json'
+    return reports_dir(settings) / 'claims.json'
 
 # %% ../nbs/09_report.ipynb #9092ce7e
 PROFILES = ('smoke', 'standin', 'full')
 PRECISIONS = ('', 'bf16', 'fp16', 'fp32')
 
 # %% ../nbs/09_report.ipynb #rp01unav
-class ProfileUnavailable(CourseKitError): "A report cannot run the profile it was asked for (no data, weights or GPU)."
+class ProfileUnavailable(CourseKitError):
+    "A report cannot run the profile it was asked for (no data, weights or GPU)."
 
 # %% ../nbs/09_report.ipynb #3f278e5c
-EXTRA_EXPERIMENTS = ('fast recipe',)   # rows every report may add beside the writeup's (they claim nothing)
+EXTRA_EXPERIMENTS = ('fast recipe',)  # rows every report may add beside the writeup's (they claim nothing)
+
 
 def measured(result) -> dict:
-    "An experiment's result as a dict of metrics, dataset, epochs, history and note (from a `TrainResult` or a dict)."
+    """An experiment's result as a dict of metrics, dataset, epochs, history and note (from a `TrainResult`
+    or a dict)."""
     if isinstance(result, TrainResult):
-        return dict(result.metrics, dataset=result.dataset, epochs=result.epochs, history=result.history, note=result.note,
-                    predictions=result.predictions, best_epoch=result.best_epoch, **result.extra)
+        return dict(
+            result.metrics,
+            dataset=result.dataset,
+            epochs=result.epochs,
+            history=result.history,
+            note=result.note,
+            predictions=result.predictions,
+            best_epoch=result.best_epoch,
+            **result.extra,
+        )
     return dict(result or {})
 
 # %% ../nbs/09_report.ipynb #a37a1b6d
 class Profile:
     "What a profile changes: device, epochs, image sizes and the weights of transfer models."
-    def __init__(self, profile:str='smoke', epoch_scale:float=1.0, device:str=''):
-        if profile not in PROFILES: raise unknown_name('profile', profile, PROFILES)
+
+    def __init__(self, profile: str = 'smoke', epoch_scale: float = 1.0, device: str = ''):
+        if profile not in PROFILES:
+            raise unknown_name('profile', profile, PROFILES)
         self.profile, self.epoch_scale, self.device = profile, epoch_scale, get_device(device or None)
 
-    def epochs(self, full:int, # the writeup's epochs
-               standin:int|None=None) -> int: # the standin budget (default: the writeup's)
+    def epochs(
+        self,
+        full: int,  # the writeup's epochs
+        standin: int | None = None,
+    ) -> int:  # the standin budget (default: the writeup's)
         "Epochs for this profile: 1 in smoke; the standin budget or the writeup's, times `epoch_scale`."
-        if self.profile == 'smoke': return 1
+        if self.profile == 'smoke':
+            return 1
         return max(1, round((standin if self.profile == 'standin' and standin else full) * self.epoch_scale))
 
-    def image_size(self, size:int) -> int:
+    def image_size(self, size: int) -> int:
         "The writeup's image size, capped at 32 in smoke (a pipeline check, not a measurement)."
         return min(size, 32) if self.profile == 'smoke' else size
 
-    def transfer_model(self, arch:str, n_classes:int, dropout:float=0.0, hidden:int=0):
-        "`(model, note)`: ImageNet weights when they can be had; else (smoke, or standin without them) random weights, marked on the model."
+    def transfer_model(self, arch: str, n_classes: int, dropout: float = 0.0, hidden: int = 0):
+        """`(model, note)`: ImageNet weights when they can be had; else (smoke, or standin without them)
+        random weights, marked on the model."""
         if self.profile != 'smoke':
-            try: return create_transfer_model(arch, n_classes, pretrained=True, dropout=dropout, hidden=hidden), 'ImageNet weights'
+            try:
+                return create_transfer_model(
+                    arch, n_classes, pretrained=True, dropout=dropout, hidden=hidden
+                ), ('ImageNet weights')
             except WeightsNotFoundError as e:
-                if self.profile == 'full': raise                  # the row then says what to fetch
-                why = f"random init: no ImageNet weights ({e.message})"
-        else: why = 'random init: smoke profile'
+                if self.profile == 'full':
+                    raise  # the row then says what to fetch
+                why = f'random init: no ImageNet weights ({e.message})'
+        else:
+            why = 'random init: smoke profile'
         model = create_transfer_model(arch, n_classes, pretrained=False, dropout=dropout, hidden=hidden)
-        model.random_init = why.split(' (')[0]            # the row's status says so: the writeup started from ImageNet weights
+        # the row's status says so: the writeup started from ImageNet weights
+        model.random_init = why.split(' (')[0]
         return model, why
 
 # %% ../nbs/09_report.ipynb #22e86082
 def run_experiment(fn) -> tuple:
-    "`(measured numbers, status)` of one experiment; a `DataNotFoundError`/`WeightsNotFoundError` gives `({}, 'not run: why')`."
+    """`(measured numbers, status)` of one experiment; a `DataNotFoundError`/`WeightsNotFoundError` gives
+    `({}, 'not run: why')`."""
     try:
         result = measured(fn())
         return result, result.pop('status', 'done')
     except (DataNotFoundError, WeightsNotFoundError, ProfileUnavailable) as e:
-        print(f"   not run: {e}", flush=True)
-        return {}, f"not run: {e.message}"
+        print(f'   not run: {e}', flush=True)
+        return {}, f'not run: {e.message}'
 
-def writable_folder(folder:Path, name:str) -> Path:
+
+def writable_folder(folder: Path, name: str) -> Path:
     "Make `folder` and check it can be written, before any experiment runs."
-    try: folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SettingsError(f"{name} {folder} cannot be made ({e.strerror})", fix=f"choose another {name}") from None
-    if not os.access(folder, os.W_OK): raise SettingsError(f"{name} {folder} is not writable", fix=f"choose another {name}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SettingsError(
+            f'{name} {folder} cannot be made ({e.strerror})', fix=f'choose another {name}'
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise SettingsError(f'{name} {folder} is not writable', fix=f'choose another {name}')
     return folder
 
-def checkpoint_folder(out_dir:Path, name:str) -> Path:
+
+def checkpoint_folder(out_dir: Path, name: str) -> Path:
     "Where a report keeps the checkpoints of experiment `name`."
-    return out_dir/'checkpoints'/name.replace(' ', '_').replace('+', 'plus')
+    return out_dir / 'checkpoints' / name.replace(' ', '_').replace('+', 'plus')
 
 # %% ../nbs/09_report.ipynb #71d73971
 class ReportRows(Profile):
     "A profile plus the claimed-vs-reproduced rows of one report, written to metrics.json after every row."
-    def __init__(self, report:str, profile:str='smoke', out_dir:str='', device:str='', seed:int=42,
-                 epoch_scale:float=1.0, settings:Settings|None=None):
+
+    def __init__(
+        self,
+        report: str,
+        profile: str = 'smoke',
+        out_dir: str = '',
+        device: str = '',
+        seed: int = 42,
+        epoch_scale: float = 1.0,
+        settings: Settings | None = None,
+    ):
         super().__init__(profile, epoch_scale, device)
         self.report, self.seed, self.settings = report, seed, settings or get_settings()
-        self.out_dir = Path(out_dir) if out_dir else self.settings.reports_out/report
+        self.out_dir = Path(out_dir) if out_dir else self.settings.reports_out / report
         writable_folder(self.out_dir, 'out_dir')
         self.claims = as_claims(claims_file(self.settings), report)
-        self.published = json.loads(claims_file(self.settings).read_text()).get('fashion_mnist_published', {})   # for standin notes
+        # for standin notes
+        self.published = json.loads(claims_file(self.settings).read_text()).get('fashion_mnist_published', {})
         self.rows, self.started = [], time.perf_counter()
 
-    def add_row(self, name:str, reproduced=None, metric=None, status='done', note='', **fields) -> dict:
+    def add_row(self, name: str, reproduced=None, metric=None, status='done', note='', **fields) -> dict:
         "Record one row (claimed from claims.json beside `reproduced`) and write metrics.json."
-        row = claim_row(name, reproduced, self.claims.get(name), metric, status, note, report=self.report, profile=self.profile,
-                        device=str(self.device), **fields)
+        row = claim_row(
+            name,
+            reproduced,
+            self.claims.get(name),
+            metric,
+            status,
+            note,
+            report=self.report,
+            profile=self.profile,
+            device=str(self.device),
+            **fields,
+        )
         self.rows.append(row)
         self.save()
         return row
 
     def shown(self, path) -> str:
-        "`path` as a reader should see it: relative to the repository (or to reports_out), never a local absolute path."
+        """`path` as a reader should see it: relative to the repository (or to reports_out), never a local
+        absolute path."""
         path = Path(path).resolve()
         for base, label in ((self.settings.root, '.'), (self.settings.reports_out, 'reports_out')):
             base = Path(base).resolve()
             if path.is_relative_to(base):
-                return str(path.relative_to(base)) if label == '.' else f"{label}/{path.relative_to(base)}"
+                return str(path.relative_to(base)) if label == '.' else f'{label}/{path.relative_to(base)}'
         return path.name
 
-    def stop(self, reason:str, fix:str=''):
-        "End a report that cannot run its profile: one row saying why, metrics.json written, then `ProfileUnavailable`."
-        self.add_row('(whole report)', status=f"not run: {reason}", note=fix, wall_seconds=0.0)
-        raise ProfileUnavailable(f"report {self.report!r} cannot run profile {self.profile!r}: {reason}", fix=fix)
+    def stop(self, reason: str, fix: str = ''):
+        """End a report that cannot run its profile: one row saying why, metrics.json written, then
+        `ProfileUnavailable`."""
+        self.add_row('(whole report)', status=f'not run: {reason}', note=fix, wall_seconds=0.0)
+        raise ProfileUnavailable(
+            f'report {self.report!r} cannot run profile {self.profile!r}: {reason}', fix=fix
+        )
 
     def require_gpu(self):
         "The `full` profile is meant for a GPU: stop on a CPU with a clear message."
         if self.device.type != 'cuda':
-            self.stop(f"profile 'full' needs a CUDA GPU and this run has {self.device}", fix="run it on a GPU machine, or use profile 'standin' (offline data) or 'smoke'")
+            self.stop(
+                f"profile 'full' needs a CUDA GPU and this run has {self.device}",
+                fix="run it on a GPU machine, or use profile 'standin' (offline data) or 'smoke'",
+            )
 
     def table(self) -> pd.DataFrame:
-        "The closing table: experiment, claimed, reproduced, metric, profile, data set, epochs, wall time, device, status, note (blank, not NaN, where there is nothing)."
+        """The closing table: experiment, claimed, reproduced, metric, profile, data set, epochs, wall time,
+        device, status, note (blank, not NaN, where there is nothing)."""
         frame = pd.DataFrame(self.rows, columns=ROW_COLUMNS).drop(columns='report')
         return frame.astype(object).where(frame.notna(), '')
 
     def save(self) -> Path:
         "Write metrics.json (rows, profile, environment) atomically."
-        return save_json(dict(report=self.report, profile=self.profile, seed=self.seed, rows=self.rows, environment=environment(self.device),
-                              wall_seconds=round(time.perf_counter() - self.started, 1), written=time.strftime('%Y-%m-%d %H:%M')),
-                         self.out_dir/'metrics.json')
+        return save_json(
+            dict(
+                report=self.report,
+                profile=self.profile,
+                seed=self.seed,
+                rows=self.rows,
+                environment=environment(self.device),
+                wall_seconds=round(time.perf_counter() - self.started, 1),
+                written=time.strftime('%Y-%m-%d %H:%M'),
+            ),
+            self.out_dir / 'metrics.json',
+        )
 
 # %% ../nbs/09_report.ipynb #83168101
 class ReportRun(ReportRows):
-    "One report run: its profile, its selected experiments, one row per experiment (claimed beside reproduced)."
-    def __init__(self, report:str, # the report's key in claims.json, e.g. 'd_cifar10'
-                 profile:str='smoke', # smoke, standin or full
-                 out_dir:str='', # where metrics.json and figures go ('': reports_out/<report>)
-                 device:str='', # training device ('': the `device` setting, COURSE_KIT_DEVICE)
-                 seed:int=42, # seed of data splits, weights and batch order
-                 experiments:str='all', # 'all' or a comma-separated list of experiment names to run
-                 epoch_scale:float=1.0, # multiplies the standin and full epochs (smoke always runs 1)
-                 data_root:str='', # the report's data_root parameter (smoke makes its own data and says it ignores it)
-                 precision:str='', # bf16, fp16 or fp32 for every writeup row ('': the recipe's, bf16 on a GPU); CPUs run fp32
-                 settings:Settings|None=None):
+    """One report run: its profile, its selected experiments, one row per experiment (claimed beside
+    reproduced)."""
+
+    def __init__(
+        self,
+        report: str,  # the report's key in claims.json, e.g. 'd_cifar10'
+        profile: str = 'smoke',  # smoke, standin or full
+        out_dir: str = '',  # where metrics.json and figures go ('': reports_out/<report>)
+        device: str = '',  # training device ('': the `device` setting, COURSE_KIT_DEVICE)
+        seed: int = 42,  # seed of data splits, weights and batch order
+        experiments: str = 'all',  # 'all' or a comma-separated list of experiment names to run
+        epoch_scale: float = 1.0,  # multiplies the standin and full epochs (smoke always runs 1)
+        # the report's data_root parameter (smoke makes its own data and says it ignores it)
+        data_root: str = '',
+        # bf16, fp16 or fp32 for every writeup row ('': the recipe's, bf16 on a GPU); CPUs run fp32
+        precision: str = '',
+        settings: Settings | None = None,
+    ):
         super().__init__(report, profile, out_dir, device, seed, epoch_scale, settings)
-        if precision not in PRECISIONS: raise unknown_name('precision', precision, PRECISIONS)
+        if precision not in PRECISIONS:
+            raise unknown_name('precision', precision, PRECISIONS)
         self.precision = precision
-        self.selected = None if experiments.strip() == 'all' else [e.strip() for e in experiments.split(',') if e.strip()]
+        self.selected = (
+            None if experiments.strip() == 'all' else [e.strip() for e in experiments.split(',') if e.strip()]
+        )
         for name in self.selected or []:
             if name not in self.claims and name not in EXTRA_EXPERIMENTS:
-                raise unknown_name(f'experiment of report {report!r}', name, [*self.claims, *EXTRA_EXPERIMENTS])
-        if data_root and profile == 'smoke': print(f"data_root={data_root!r} is ignored: the smoke profile writes its own tiny data")
+                raise unknown_name(
+                    f'experiment of report {report!r}', name, [*self.claims, *EXTRA_EXPERIMENTS]
+                )
+        if data_root and profile == 'smoke':
+            print(f'data_root={data_root!r} is ignored: the smoke profile writes its own tiny data')
         self.histories, self.results = {}, {}
         seed_everything(seed)
-    def wants(self, name:str) -> bool: return self.selected is None or name in self.selected
-    def with_precision(self, recipe): return replace(recipe, mixed_precision=None if self.precision == 'fp32' else self.precision or recipe.mixed_precision)
+
+    def wants(self, name: str) -> bool:
+        return self.selected is None or name in self.selected
+
+    def with_precision(self, recipe):
+        return replace(
+            recipe,
+            mixed_precision=None if self.precision == 'fp32' else self.precision or recipe.mixed_precision,
+        )
+
     def precision_used(self, recipe) -> str:
-        "What `recipe` trains in here, for a row's note: its precision on a CUDA GPU (after this run's `precision`), fp32 on a CPU."
-        return (self.with_precision(recipe).mixed_precision or 'fp32') if self.device.type == 'cuda' else 'fp32 (CPU)'
-    def experiment(self, name:str, fn, metric:str|None=None) -> dict|None:
-        "Run `fn` for experiment `name` (a `TrainResult` or a dict of metrics) and record its row as `metric` (default: the claim's)."
-        if not self.wants(name): return None
+        """What `recipe` trains in here, for a row's note: its precision on a CUDA GPU (after this run's
+        `precision`), fp32 on a CPU."""
+        return (
+            (self.with_precision(recipe).mixed_precision or 'fp32')
+            if self.device.type == 'cuda'
+            else ('fp32 (CPU)')
+        )
+
+    def experiment(self, name: str, fn, metric: str | None = None) -> dict | None:
+        """Run `fn` for experiment `name` (a `TrainResult` or a dict of metrics) and record its row as
+        `metric` (default: the claim's)."""
+        if not self.wants(name):
+            return None
         claim, start = self.claims.get(name), time.perf_counter()
-        print(f"== {name} ({self.profile})", flush=True)
+        print(f'== {name} ({self.profile})', flush=True)
         result, status = run_experiment(fn)
-        if result.get('history'): self.histories[name] = result['history']
+        if result.get('history'):
+            self.histories[name] = result['history']
         self.results[name] = dict(result, status=status)
-        self.add_row(name, result.get(metric or (claim.metric if claim else 'test_accuracy')), metric, status,
-                     result.get('note', ''), dataset=result.get('dataset'), epochs=result.get('epochs'), wall_seconds=round(time.perf_counter() - start, 1))
+        self.add_row(
+            name,
+            result.get(metric or (claim.metric if claim else 'test_accuracy')),
+            metric,
+            status,
+            result.get('note', ''),
+            dataset=result.get('dataset'),
+            epochs=result.get('epochs'),
+            wall_seconds=round(time.perf_counter() - start, 1),
+        )
         return result
-    def train(self, name:str, dls, model, recipe, weights:str='last', checkpoints:bool=False, splitter=None, note:str='',
-              keep_learner:bool=False, run_dir=None) -> TrainResult: # run_dir: resume from (and write to) this folder instead
-        "Train in the report's precision (checkpoints: out_dir/checkpoints/<name>), test the chosen weights, free the learner."
+
+    def train(
+        self,
+        name: str,
+        dls,
+        model,
+        recipe,
+        weights: str = 'last',
+        checkpoints: bool = False,
+        splitter=None,
+        note: str = '',
+        # run_dir: resume from (and write to) this folder instead
+        keep_learner: bool = False,
+        run_dir=None,
+    ) -> TrainResult:
+        """Train in the report's precision (checkpoints: out_dir/checkpoints/<name>), test the chosen
+        weights, free the learner."""
         resume = run_dir is not None
-        run_dir = run_dir or (checkpoint_folder(self.out_dir, name) if checkpoints or weights == 'best' else None)
+        run_dir = run_dir or (
+            checkpoint_folder(self.out_dir, name) if checkpoints or weights == 'best' else None
+        )
         recipe = self.with_precision(recipe)
-        result = run_training(name, dls, model, recipe, run_dir=run_dir, resume=resume, overwrite=run_dir is not None and not resume,
-                              weights=weights, splitter=splitter)
-        result.note = '; '.join(n for n in (note, f"precision {self.precision_used(recipe)}") if n)
-        if getattr(model, 'random_init', None): result.extra['status'] = f"done ({model.random_init})"
+        result = run_training(
+            name,
+            dls,
+            model,
+            recipe,
+            run_dir=run_dir,
+            resume=resume,
+            overwrite=run_dir is not None and not resume,
+            weights=weights,
+            splitter=splitter,
+        )
+        result.note = '; '.join(n for n in (note, f'precision {self.precision_used(recipe)}') if n)
+        if getattr(model, 'random_init', None):
+            result.extra['status'] = f'done ({model.random_init})'
         return result if keep_learner else result.free()

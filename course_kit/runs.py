@@ -1,4 +1,7 @@
-"""Every training run leaves one JSON file that says what was run and what it measured: recipe, data set and split, model and hyperparameters, seed, per-epoch history, final metrics, wall time, images per second, device and library versions. One row builder puts a writeup's claimed number beside the reproduced one, and a small sweep helper trains and records many runs.
+"""Every training run leaves one JSON file that says what was run and what it measured: recipe, data set
+and split, model and hyperparameters, seed, per-epoch history, final metrics, wall time, images per
+second, device and library versions. One row builder puts a writeup's claimed number beside the
+reproduced one, and a small sweep helper trains and records many runs.
 
 Docs: https://course-kit.github.io/course_kit/runs.html.md"""
 
@@ -6,15 +9,26 @@ Docs: https://course-kit.github.io/course_kit/runs.html.md"""
 
 # %% ../nbs/08_runs.ipynb #ac40b86f
 from __future__ import annotations
-import json, time
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
-from .core import (CourseKitError, BadDataError, DataNotFoundError, SettingsError, get_settings, unknown_name,
-                             environment, save_json, atomic_write, kit_path)
+from course_kit.core import (
+    CourseKitError,
+    BadDataError,
+    DataNotFoundError,
+    SettingsError,
+    get_settings,
+    unknown_name,
+    environment,
+    save_json,
+    atomic_write,
+    kit_path,
+)
 from .models import count_parameters
 
 # %% auto #0
@@ -24,225 +38,392 @@ __all__ = ['ROW_COLUMNS', 'history_of', 'make_record', 'save_record', 'load_reco
 def history_of(learn) -> list:
     "The per-epoch history of a fastai Learner as rows of {'epoch', 'train_loss', 'valid_loss', metrics...}."
     names = [n for n in learn.recorder.metric_names if n not in ('epoch', 'time')]
-    return [{'epoch': i, **{n: (None if v is None else float(v)) for n, v in zip(names, row)}}
-            for i, row in enumerate(learn.recorder.values)]
+    return [
+        {'epoch': i, **{n: (None if v is None else float(v)) for n, v in zip(names, row)}}
+        for i, row in enumerate(learn.recorder.values)
+    ]
 
 # %% ../nbs/08_runs.ipynb #988ea17d
-def make_record(name:str, # the run's name (the experiment, in a claims table)
-                config:dict, # what was run: any parameters not covered below
-                history:list, # per-epoch rows (see `history_of`)
-                metrics:dict, # final metrics, e.g. {'test_accuracy': 0.97}
-                seed:int, # the run's seed
-                wall_seconds:float, # training time
-                device=None, # where it ran (default: the `device` setting)
-                *,
-                recipe=None, # a `Recipe` or its dict
-                dataset:str|None=None, # data set name
-                split:dict|None=None, # sizes of train/valid/test (and how they were made)
-                model_name:str|None=None, # the model's name (see `get_model`)
-                hparams:dict|None=None, # model hyperparameters
-                per_class:dict|None=None, # {class: accuracy} (or any per-class metrics)
-                images_per_second:float|None=None, # training throughput
-                **extra) -> dict:
-    "One run's record: what was run, what it measured, how long it took, where, and with which library versions."
+def make_record(
+    name: str,  # the run's name (the experiment, in a claims table)
+    config: dict,  # what was run: any parameters not covered below
+    history: list,  # per-epoch rows (see `history_of`)
+    metrics: dict,  # final metrics, e.g. {'test_accuracy': 0.97}
+    seed: int,  # the run's seed
+    wall_seconds: float,  # training time
+    device=None,  # where it ran (default: the `device` setting)
+    *,
+    recipe=None,  # a `Recipe` or its dict
+    dataset: str | None = None,  # data set name
+    split: dict | None = None,  # sizes of train/valid/test (and how they were made)
+    model_name: str | None = None,  # the model's name (see `get_model`)
+    hparams: dict | None = None,  # model hyperparameters
+    per_class: dict | None = None,  # {class: accuracy} (or any per-class metrics)
+    images_per_second: float | None = None,  # training throughput
+    **extra,
+) -> dict:
+    """One run's record: what was run, what it measured, how long it took, where, and with which library
+    versions."""
     recipe = recipe.as_dict() if hasattr(recipe, 'as_dict') else recipe
-    return dict(name=name, config=config, recipe=recipe, dataset=dataset, split=split, model_name=model_name, hparams=hparams,
-                seed=seed, history=history, metrics=metrics, per_class=per_class, epochs=len(history),
-                wall_seconds=round(float(wall_seconds), 3),
-                images_per_second=None if images_per_second is None else round(float(images_per_second), 1),
-                environment=environment(device), finished=time.strftime('%Y-%m-%dT%H:%M:%S%z'), **extra)
+    return dict(
+        name=name,
+        config=config,
+        recipe=recipe,
+        dataset=dataset,
+        split=split,
+        model_name=model_name,
+        hparams=hparams,
+        seed=seed,
+        history=history,
+        metrics=metrics,
+        per_class=per_class,
+        epochs=len(history),
+        wall_seconds=round(float(wall_seconds), 3),
+        images_per_second=None if images_per_second is None else round(float(images_per_second), 1),
+        environment=environment(device),
+        finished=time.strftime('%Y-%m-%dT%H:%M:%S%z'),
+        **extra,
+    )
 
 # %% ../nbs/08_runs.ipynb #f671f376
-def save_record(record:dict, path:Path|str) -> Path:
+def save_record(record: dict, path: Path | str) -> Path:
     "Write a run record as JSON (atomically)."
     return save_json(record, path)
 
-def load_record(path:Path|str) -> dict:
+
+def load_record(path: Path | str) -> dict:
     "Read a run record, with a clear error if the file is missing or not a record."
     path = Path(path)
-    if not path.exists(): raise CourseKitError(f"no run record at {path}", fix="run the training first, or check the path")
-    try: record = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise CourseKitError(f"{path} is not valid JSON ({e})", fix="delete it and run again") from None
+    if not path.exists():
+        raise CourseKitError(f'no run record at {path}', fix='run the training first, or check the path')
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise CourseKitError(f'{path} is not valid JSON ({e})', fix='delete it and run again') from None
     if not isinstance(record, dict) or 'metrics' not in record:
-        raise CourseKitError(f"{path} is not a course_kit run record", fix="point at a record.json written by save_record")
+        raise CourseKitError(
+            f'{path} is not a course_kit run record', fix='point at a record.json written by save_record'
+        )
     return record
 
 # %% ../nbs/08_runs.ipynb #a08846a6
-def load_records(folder:Path|str, pattern:str='**/*.json') -> list:
-    "Every run record under `folder`, oldest file name first; other JSON files (e.g. metrics.json) are skipped."
+def load_records(folder: Path | str, pattern: str = '**/*.json') -> list:
+    """Every run record under `folder`, oldest file name first; other JSON files (e.g. metrics.json) are
+    skipped."""
     records = []
     for path in sorted(Path(folder).glob(pattern)):
-        try: records.append(load_record(path))
+        try:
+            records.append(load_record(path))
         except CourseKitError as e:
-            if 'not a course_kit run record' not in e.message: raise
+            if 'not a course_kit run record' not in e.message:
+                raise
     return records
 
 # %% ../nbs/08_runs.ipynb #ee2dcf32
-def record_from(learn, # a fastai Learner trained with `course_kit.learner.fit`
-                name:str, # the run's name
-                metrics:dict|None=None, # final metrics (default: last epoch's valid_loss and valid_accuracy)
-                seed:int|None=None, # the seed (default: the `seed` setting)
-                config:dict|None=None, # anything else to record
-                **extra) -> dict:
+def record_from(
+    learn,  # a fastai Learner trained with `course_kit.learner.fit`
+    name: str,  # the run's name
+    metrics: dict | None = None,  # final metrics (default: last epoch's valid_loss and valid_accuracy)
+    seed: int | None = None,  # the seed (default: the `seed` setting)
+    config: dict | None = None,  # anything else to record
+    **extra,
+) -> dict:
     "The run record of a trained learner."
     wall = getattr(learn, 'wall_seconds', None)
-    if wall is None: raise CourseKitError("the learner has no wall time", fix="train it with course_kit.learner.fit(learn), which measures it")
+    if wall is None:
+        raise CourseKitError(
+            'the learner has no wall time',
+            fix='train it with course_kit.learner.fit(learn), which measures it',
+        )
     history, splits, model = history_of(learn), getattr(learn.dls, 'splits', None), learn.model
     if metrics is None:
         last = history[-1] if history else {}
         metrics = {'valid_loss': last.get('valid_loss'), 'valid_accuracy': last.get('valid_accuracy')}
     n_train = len(learn.dls.train.dataset)
-    split = dict(splits.sizes(), **{k: v for k, v in splits.info.items() if k != 'sizes'}) if splits is not None else None
-    return make_record(name, dict(config or {}, n_parameters=count_parameters(model), notes=getattr(learn, 'notes', [])), history, metrics,
-                       seed=get_settings().seed if seed is None else seed, wall_seconds=wall, device=learn.dls.device,
-                       recipe=getattr(learn, 'recipe', None), dataset=getattr(splits, 'name', None), split=split,
-                       model_name=getattr(model, 'model_name', type(model).__name__), hparams=getattr(model, 'hparams', None),
-                       pretrained=getattr(model, 'pretrained', False), images_per_second=n_train * len(history) / wall if wall > 0 else None, **extra)
+    split = (
+        dict(splits.sizes(), **{k: v for k, v in splits.info.items() if k != 'sizes'})
+        if splits is not None
+        else None
+    )
+    return make_record(
+        name,
+        dict(config or {}, n_parameters=count_parameters(model), notes=getattr(learn, 'notes', [])),
+        history,
+        metrics,
+        seed=get_settings().seed if seed is None else seed,
+        wall_seconds=wall,
+        device=learn.dls.device,
+        recipe=getattr(learn, 'recipe', None),
+        dataset=getattr(splits, 'name', None),
+        split=split,
+        model_name=getattr(model, 'model_name', type(model).__name__),
+        hparams=getattr(model, 'hparams', None),
+        pretrained=getattr(model, 'pretrained', False),
+        images_per_second=n_train * len(history) / wall if wall > 0 else None,
+        **extra,
+    )
 
 # %% ../nbs/08_runs.ipynb #99ed296e
 CLAIM_FIELDS = ['experiment', 'claimed', 'metric', 'stated', 'quote', 'source', 'note', 'also']
 
+
 @dataclass
 class Claim:
     "A number a writeup claims for one experiment, in the kit's metric and in the writeup's own words."
-    experiment: str                 # matches the report's experiment (the record's name)
-    claimed: float|None             # the number, as a fraction (None: the writeup gives none; `quote` says what it says)
-    metric: str = 'test_accuracy'   # which of the kit's metrics it is compared with
-    stated: str = ''                # the metric in the writeup's words, e.g. "Accuracy on val"
-    quote: str = ''                 # the sentence or table cell the number comes from
-    source: str = ''                # where it is claimed, e.g. 'writeup A, Part III table'
-    note: str = ''                  # what the writeup did, e.g. '(inferred)', or why there is no number
-    also: dict = field(default_factory=dict)   # other numbers the writeup gives for the same run, e.g. {'valid_accuracy': 0.80}
 
-    def value(self, metric:str):
+    experiment: str  # matches the report's experiment (the record's name)
+    # the number, as a fraction (None: the writeup gives none; `quote` says what it says)
+    claimed: float | None
+    metric: str = 'test_accuracy'  # which of the kit's metrics it is compared with
+    stated: str = ''  # the metric in the writeup's words, e.g. "Accuracy on val"
+    quote: str = ''  # the sentence or table cell the number comes from
+    source: str = ''  # where it is claimed, e.g. 'writeup A, Part III table'
+    note: str = ''  # what the writeup did, e.g. '(inferred)', or why there is no number
+    # other numbers the writeup gives for the same run, e.g. {'valid_accuracy': 0.80}
+    also: dict = field(default_factory=dict)
+
+    def value(self, metric: str):
         "The claimed number for `metric`: the main claim, or one of `also`; None otherwise."
         return self.claimed if metric == self.metric else self.also.get(metric)
 
 # %% ../nbs/08_runs.ipynb #c6e1f6b0
-ROW_COLUMNS = ['report', 'experiment', 'claimed', 'reproduced', 'metric', 'profile', 'dataset', 'epochs', 'wall_seconds', 'device',
-               'status', 'note']
+ROW_COLUMNS = [
+    'report',
+    'experiment',
+    'claimed',
+    'reproduced',
+    'metric',
+    'profile',
+    'dataset',
+    'epochs',
+    'wall_seconds',
+    'device',
+    'status',
+    'note',
+]
 
-def claim_row(experiment:str, # the experiment's name
-              reproduced=None, # the measured number (None: nothing measured)
-              claim:Claim|None=None, # the writeup's claim, if any
-              metric:str|None=None, # which metric `reproduced` is (default: the claim's, else test_accuracy)
-              status:str='done', # 'done', 'done (random init: ...)', 'not run: why', ...
-              note:str='', # what the reader should know about this row
-              **fields) -> dict: # report, profile, dataset, epochs, wall_seconds, device
+
+def claim_row(
+    experiment: str,  # the experiment's name
+    reproduced=None,  # the measured number (None: nothing measured)
+    claim: Claim | None = None,  # the writeup's claim, if any
+    metric: str | None = None,  # which metric `reproduced` is (default: the claim's, else test_accuracy)
+    status: str = 'done',  # 'done', 'done (random init: ...)', 'not run: why', ...
+    note: str = '',  # what the reader should know about this row
+    **fields,
+) -> dict:  # report, profile, dataset, epochs, wall_seconds, device
     "One claimed-vs-reproduced row with exactly the `ROW_COLUMNS`."
     unknown = set(fields) - set(ROW_COLUMNS)
-    if unknown: raise unknown_name('column of a row', sorted(unknown)[0], ROW_COLUMNS)
+    if unknown:
+        raise unknown_name('column of a row', sorted(unknown)[0], ROW_COLUMNS)
     metric = metric or (claim.metric if claim else 'test_accuracy')
     claimed = claim.value(metric) if claim is not None else None
     row = dict.fromkeys(ROW_COLUMNS)
-    row.update(fields, experiment=experiment, metric=metric, claimed=claimed, status=status, note=note or '',
-               reproduced=None if reproduced is None else round(float(reproduced), 4))
+    row.update(
+        fields,
+        experiment=experiment,
+        metric=metric,
+        claimed=claimed,
+        status=status,
+        note=note or '',
+        reproduced=None if reproduced is None else round(float(reproduced), 4),
+    )
     return row
 
 # %% ../nbs/08_runs.ipynb #be17d8c2
-def as_claim(experiment:str, claim, source:str='') -> Claim:
+def as_claim(experiment: str, claim, source: str = '') -> Claim:
     "One claim from a `Claim`, a number, or a dict of its fields."
-    if isinstance(claim, Claim): return claim
-    if claim is None or isinstance(claim, (int, float)): return Claim(experiment, claim, source=source)
-    if not isinstance(claim, dict): raise BadDataError(f"the claim {experiment!r} is {claim!r}", fix="use a number or {claimed, metric, source, note}")
+    if isinstance(claim, Claim):
+        return claim
+    if claim is None or isinstance(claim, (int, float)):
+        return Claim(experiment, claim, source=source)
+    if not isinstance(claim, dict):
+        raise BadDataError(
+            f'the claim {experiment!r} is {claim!r}', fix='use a number or {claimed, metric, source, note}'
+        )
     unknown = set(claim) - set(CLAIM_FIELDS)
-    if unknown: raise unknown_name(f'field of the claim {experiment!r}', sorted(unknown)[0], CLAIM_FIELDS)
-    if 'claimed' not in claim: raise BadDataError(f"the claim {experiment!r} has no 'claimed' number", fix="add claimed: 0.9188 (a fraction), or null if the writeup gives none")
+    if unknown:
+        raise unknown_name(f'field of the claim {experiment!r}', sorted(unknown)[0], CLAIM_FIELDS)
+    if 'claimed' not in claim:
+        raise BadDataError(
+            f"the claim {experiment!r} has no 'claimed' number",
+            fix='add claimed: 0.9188 (a fraction), or null if the writeup gives none',
+        )
     return Claim(**{'experiment': experiment, 'source': source, **claim})
 
 # %% ../nbs/08_runs.ipynb #112d1931
-def as_claims(claims, # list of `Claim`s or dicts; dict experiment -> Claim/dict/number; or a JSON file
-              report:str|None=None, # in a file of several reports (like reports/claims.json): which one
-             ) -> dict:
-    "Claims as {experiment: Claim}. Keys starting with '_' are comments ('_source' becomes each claim's source)."
-    if claims is None: return {}
+def as_claims(
+    claims,  # list of `Claim`s or dicts; dict experiment -> Claim/dict/number; or a JSON file
+    report: str | None = None,  # in a file of several reports (like reports/claims.json): which one
+) -> dict:
+    """Claims as {experiment: Claim}. Keys starting with '_' are comments ('_source' becomes each claim's
+    source)."""
+    if claims is None:
+        return {}
     if isinstance(claims, (str, Path)):
         path = Path(claims)
-        if not path.exists(): raise DataNotFoundError(f"no claims file at {path}", fix="write one: {report: [{experiment, claimed, metric, source}]}")
+        if not path.exists():
+            raise DataNotFoundError(
+                f'no claims file at {path}',
+                fix='write one: {report: [{experiment, claimed, metric, source}]}',
+            )
         claims = json.loads(path.read_text())
     if report is not None:
-        if report not in claims: raise unknown_name('report in the claims', report, [k for k in claims if not k.startswith('_')])
+        if report not in claims:
+            raise unknown_name('report in the claims', report, [k for k in claims if not k.startswith('_')])
         claims = claims[report]
     if isinstance(claims, (list, tuple)):
         for claim in claims:
-            if isinstance(claim, dict) and 'experiment' not in claim: raise BadDataError(f"a claim has no experiment: {claim}", fix="give each claim an 'experiment' name")
-        parsed = [as_claim(c['experiment'], c) if isinstance(c, dict) else as_claim(getattr(c, 'experiment', '?'), c) for c in claims]
+            if isinstance(claim, dict) and 'experiment' not in claim:
+                raise BadDataError(
+                    f'a claim has no experiment: {claim}', fix="give each claim an 'experiment' name"
+                )
+        parsed = [
+            as_claim(c['experiment'], c)
+            if isinstance(c, dict)
+            else as_claim(getattr(c, 'experiment', '?'), c)
+            for c in claims
+        ]
         return {claim.experiment: claim for claim in parsed}
     if any(isinstance(v, (list, tuple)) for v in claims.values()):
-        raise SettingsError("these claims hold several reports", fix=f"pick one with report=..., one of: {', '.join(k for k in claims if not k.startswith('_'))}")
+        raise SettingsError(
+            'these claims hold several reports',
+            fix=f'pick one with report=..., one of: {", ".join(k for k in claims if not k.startswith("_"))}',
+        )
     source = claims.get('_source', '')
-    return {experiment: as_claim(experiment, claim, source) for experiment, claim in claims.items() if not experiment.startswith('_')}
+    return {
+        experiment: as_claim(experiment, claim, source)
+        for experiment, claim in claims.items()
+        if not experiment.startswith('_')
+    }
 
 # %% ../nbs/08_runs.ipynb #cbe7ccc8
-def records_table(records, # run records (dicts), record files, or a folder of them
-                  claims=None, # see `as_claims`
-                  metrics:list|None=None, # metrics to show (default: the claimed metric, else every numeric metric)
-                 ) -> pd.DataFrame:
-    "One `claim_row` per experiment and metric: claimed (from `claims` only) beside reproduced (from the records only)."
-    if isinstance(records, (str, Path)): records = load_records(records)
-    records, claims, rows = [load_record(r) if isinstance(r, (str, Path)) else r for r in records], as_claims(claims), []
+def records_table(
+    records,  # run records (dicts), record files, or a folder of them
+    claims=None,  # see `as_claims`
+    # metrics to show (default: the claimed metric, else every numeric metric)
+    metrics: list | None = None,
+) -> pd.DataFrame:
+    """One `claim_row` per experiment and metric: claimed (from `claims` only) beside reproduced (from the
+    records only)."""
+    if isinstance(records, (str, Path)):
+        records = load_records(records)
+    records, claims, rows = (
+        [load_record(r) if isinstance(r, (str, Path)) else r for r in records],
+        as_claims(claims),
+        [],
+    )
     for record in records:
         name, measured, env = record['name'], record.get('metrics') or {}, record.get('environment') or {}
-        wanted = metrics or ([claims[name].metric] if name in claims else
-                             [k for k, v in measured.items() if isinstance(v, (int, float)) and not isinstance(v, bool)])
+        wanted = metrics or (
+            [claims[name].metric]
+            if name in claims
+            else [k for k, v in measured.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        )
         for metric in wanted:
-            rows.append(claim_row(name, measured.get(metric), claims.get(name), metric, dataset=record.get('dataset'), epochs=record.get('epochs'),
-                                  wall_seconds=record.get('wall_seconds'), device=env.get('device_name') or env.get('device')))
+            rows.append(
+                claim_row(
+                    name,
+                    measured.get(metric),
+                    claims.get(name),
+                    metric,
+                    dataset=record.get('dataset'),
+                    epochs=record.get('epochs'),
+                    wall_seconds=record.get('wall_seconds'),
+                    device=env.get('device_name') or env.get('device'),
+                )
+            )
     recorded = {r['name'] for r in records}
-    rows += [claim_row(e, None, c, status='not run: no record', note=c.note) for e, c in claims.items() if e not in recorded]
+    rows += [
+        claim_row(e, None, c, status='not run: no record', note=c.note)
+        for e, c in claims.items()
+        if e not in recorded
+    ]
     return pd.DataFrame(rows, columns=ROW_COLUMNS)
 
 # %% ../nbs/08_runs.ipynb #c896561d
-def sweep_configs(space:dict, # name -> list of values, a scipy.stats distribution (random only), or one fixed value
-                  mode:str='grid', # 'grid' or 'random'
-                  n_trials:int|None=None, # random: how many; grid: at most this many (default all)
-                  seed:int=0) -> list:
+# name -> list of values, a scipy.stats distribution (random only), or one fixed value
+def sweep_configs(
+    space: dict,
+    mode: str = 'grid',  # 'grid' or 'random'
+    n_trials: int | None = None,  # random: how many; grid: at most this many (default all)
+    seed: int = 0,
+) -> list:
     "The configurations a sweep will run, in order (scikit-learn's `ParameterGrid` / `ParameterSampler`)."
-    if mode not in ('grid', 'random'): raise unknown_name('sweep mode', mode, ['grid', 'random'])
+    if mode not in ('grid', 'random'):
+        raise unknown_name('sweep mode', mode, ['grid', 'random'])
     space = {k: v if isinstance(v, list) or hasattr(v, 'rvs') else [v] for k, v in space.items()}
     if mode == 'grid':
         drawn = [k for k, v in space.items() if hasattr(v, 'rvs')]
-        if drawn: raise SettingsError(f"a grid needs lists of values, but {drawn[0]!r} is a distribution", fix="use mode='random', or give a list")
+        if drawn:
+            raise SettingsError(
+                f'a grid needs lists of values, but {drawn[0]!r} is a distribution',
+                fix="use mode='random', or give a list",
+            )
         configs = list(ParameterGrid(space))
         return configs[:n_trials] if n_trials else configs
-    if not n_trials: raise SettingsError("a random sweep needs n_trials", fix="e.g. sweep(..., mode='random', n_trials=20)")
+    if not n_trials:
+        raise SettingsError(
+            'a random sweep needs n_trials', fix="e.g. sweep(..., mode='random', n_trials=20)"
+        )
     return list(ParameterSampler(space, n_iter=n_trials, random_state=seed))
 
 # %% ../nbs/08_runs.ipynb #b0751afa
-def run_trial(train_fn, config:dict, number:int, folder:Path, name:str) -> dict:
+def run_trial(train_fn, config: dict, number: int, folder: Path, name: str) -> dict:
     "Run one configuration, record it (also when it fails with a kit error); returns its summary row."
     start = time.perf_counter()
-    try: result, status = dict(train_fn(**config)), 'ok'
-    except CourseKitError as e: result, status = {}, f"failed: {e.message}"
+    try:
+        result, status = dict(train_fn(**config)), 'ok'
+    except CourseKitError as e:
+        result, status = {}, f'failed: {e.message}'
     wall = time.perf_counter() - start
-    labels = dict(name=f"{name}-{number:03d}", sweep=name, trial=number, status=status)
-    if 'metrics' in result and 'environment' in result:       # a whole run record (e.g. from `record_from`)
+    labels = dict(name=f'{name}-{number:03d}', sweep=name, trial=number, status=status)
+    if 'metrics' in result and 'environment' in result:  # a whole run record (e.g. from `record_from`)
         record = dict(result, config=dict(result.get('config') or {}, **config), **labels)
-    else:                                                       # metrics (and perhaps a history)
+    else:  # metrics (and perhaps a history)
         metrics = {k: v for k, v in result.items() if k != 'history'}
-        record = make_record(labels.pop('name'), config, result.get('history', []), metrics, seed=config.get('seed'), wall_seconds=wall, **labels)
-    path = save_record(record, folder/f"trial-{number:03d}.json")
-    scalars = {k: v for k, v in record['metrics'].items() if isinstance(v, (int, float, str, bool)) or v is None}
+        record = make_record(
+            labels.pop('name'),
+            config,
+            result.get('history', []),
+            metrics,
+            seed=config.get('seed'),
+            wall_seconds=wall,
+            **labels,
+        )
+    path = save_record(record, folder / f'trial-{number:03d}.json')
+    scalars = {
+        k: v for k, v in record['metrics'].items() if isinstance(v, (int, float, str, bool)) or v is None
+    }
     shown = {k: (str(v) if isinstance(v, (list, tuple, dict)) else v) for k, v in config.items()}
     rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in scalars.items()}
-    print(f"trial {number}: {shown} -> {rounded if status == 'ok' else status} ({wall:.1f} s)", flush=True)
-    return dict(trial=number, status=status, **shown, **scalars, wall_seconds=round(wall, 3), record=str(path))
+    print(f'trial {number}: {shown} -> {rounded if status == "ok" else status} ({wall:.1f} s)', flush=True)
+    return dict(
+        trial=number, status=status, **shown, **scalars, wall_seconds=round(wall, 3), record=str(path)
+    )
 
 # %% ../nbs/08_runs.ipynb #ee532553
-def sweep(train_fn, # train_fn(**config) -> {metric: value, ...[, 'history': rows]}, or a run record
-          space:dict, # name -> list of values, a scipy.stats distribution (random), or one fixed value
-          mode:str='grid', # 'grid' or 'random'
-          n_trials:int|None=None, # random: how many; grid: at most this many
-          seed:int=0, # seed of the random draws
-          runs_dir:Path|str|None=None, # records go to runs_dir/name (default: the runs_dir setting, under sweeps/)
-          name:str='sweep', # the sweep's name
-          objective:str='valid_accuracy', # the metric that ranks the trials
-          maximize:bool=True) -> pd.DataFrame:
-    "Train every configuration of `space`, record each run, and return the trials best first (also in summary.csv)."
+def sweep(
+    train_fn,  # train_fn(**config) -> {metric: value, ...[, 'history': rows]}, or a run record
+    space: dict,  # name -> list of values, a scipy.stats distribution (random), or one fixed value
+    mode: str = 'grid',  # 'grid' or 'random'
+    n_trials: int | None = None,  # random: how many; grid: at most this many
+    seed: int = 0,  # seed of the random draws
+    # records go to runs_dir/name (default: the runs_dir setting, under sweeps/)
+    runs_dir: Path | str | None = None,
+    name: str = 'sweep',  # the sweep's name
+    objective: str = 'valid_accuracy',  # the metric that ranks the trials
+    maximize: bool = True,
+) -> pd.DataFrame:
+    """Train every configuration of `space`, record each run, and return the trials best first (also in
+    summary.csv)."""
     configs = sweep_configs(space, mode, n_trials, seed)
-    folder = Path(runs_dir)/name if runs_dir is not None else kit_path('runs_dir', 'sweeps', name)
+    folder = Path(runs_dir) / name if runs_dir is not None else kit_path('runs_dir', 'sweeps', name)
     folder.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([run_trial(train_fn, config, i, folder, name) for i, config in enumerate(configs)])
-    if objective in table: table = table.sort_values(objective, ascending=not maximize, na_position='last', kind='stable').reset_index(drop=True)
-    atomic_write(folder/'summary.csv', lambda tmp: table.to_csv(tmp, index=False))
+    if objective in table:
+        table = table.sort_values(
+            objective, ascending=not maximize, na_position='last', kind='stable'
+        ).reset_index(drop=True)
+    atomic_write(folder / 'summary.csv', lambda tmp: table.to_csv(tmp, index=False))
     return table

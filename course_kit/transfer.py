@@ -1,4 +1,6 @@
-"""One entry point over torchvision's ImageNet models: a new head for your classes, weights that load offline, freezing by named groups, parameter groups for discriminative learning rates, and LoRA adapters.
+"""One entry point over torchvision's ImageNet models: a new head for your classes, weights that load
+offline, freezing by named groups, parameter groups for discriminative learning rates, and LoRA
+adapters.
 
 Docs: https://course-kit.github.io/course_kit/transfer.html.md"""
 
@@ -6,7 +8,8 @@ Docs: https://course-kit.github.io/course_kit/transfer.html.md"""
 
 # %% ../nbs/03_transfer.ipynb #21a2cc98
 from __future__ import annotations
-import copy, math
+import copy
+import math
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,35 +29,54 @@ __all__ = ['TRANSFER_ARCHS', 'create_transfer_model', 'trainable_names', 'freeze
 
 # %% ../nbs/03_transfer.ipynb #f7a991ad
 TRANSFER_ARCHS = {
-    'resnet18': 'fc', 'resnet34': 'fc', 'resnet50': 'fc',
-    'mobilenet_v2': 'classifier.1', 'mobilenet_v3_small': 'classifier.3', 'mobilenet_v3_large': 'classifier.3',
+    'resnet18': 'fc',
+    'resnet34': 'fc',
+    'resnet50': 'fc',
+    'mobilenet_v2': 'classifier.1',
+    'mobilenet_v3_small': 'classifier.3',
+    'mobilenet_v3_large': 'classifier.3',
     'efficientnet_b0': 'classifier.1',
     'alexnet': 'classifier.6',
-    'vgg11': 'classifier.6', 'vgg11_bn': 'classifier.6', 'vgg16': 'classifier.6', 'vgg16_bn': 'classifier.6',
-    'vgg19': 'classifier.6', 'vgg19_bn': 'classifier.6',
+    'vgg11': 'classifier.6',
+    'vgg11_bn': 'classifier.6',
+    'vgg16': 'classifier.6',
+    'vgg16_bn': 'classifier.6',
+    'vgg19': 'classifier.6',
+    'vgg19_bn': 'classifier.6',
 }
 
 # %% ../nbs/03_transfer.ipynb #94afbe4d
-def head_name(model:nn.Module) -> str:
-    "The name of the model's last (classification) layer: known for torchvision's families, else the last `nn.Linear`."
-    if getattr(model, 'head_name', None): return model.head_name
-    if isinstance(model, ResNet): return 'fc'
+def head_name(model: nn.Module) -> str:
+    """The name of the model's last (classification) layer: known for torchvision's families, else the last
+    `nn.Linear`."""
+    if getattr(model, 'head_name', None):
+        return model.head_name
+    if isinstance(model, ResNet):
+        return 'fc'
     linears = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
-    if not linears: raise CourseKitError(f"{type(model).__name__} has no nn.Linear layer to call its head",
-                                         fix="set model.head_name to the name of its last layer")
+    if not linears:
+        raise CourseKitError(
+            f'{type(model).__name__} has no nn.Linear layer to call its head',
+            fix='set model.head_name to the name of its last layer',
+        )
     return linears[-1]
 
 # %% ../nbs/03_transfer.ipynb #ab02d4d2
-def get_weights(arch:str, # a name from `TRANSFER_ARCHS`
-                pretrained=True, # True (DEFAULT weights), False (none) or the name of a weights enum member
-               ):
+def get_weights(
+    arch: str,  # a name from `TRANSFER_ARCHS`
+    pretrained=True,  # True (DEFAULT weights), False (none) or the name of a weights enum member
+):
     "The torchvision weights enum member that `pretrained` asks for, or None."
-    if arch not in TRANSFER_ARCHS: raise unknown_name('architecture', arch, TRANSFER_ARCHS)
-    if pretrained is False or pretrained is None: return None
+    if arch not in TRANSFER_ARCHS:
+        raise unknown_name('architecture', arch, TRANSFER_ARCHS)
+    if pretrained is False or pretrained is None:
+        return None
     enum = torchvision.models.get_model_weights(arch)
-    if pretrained is True: return enum.DEFAULT
+    if pretrained is True:
+        return enum.DEFAULT
     name = str(pretrained).split('.')[-1]
-    if name not in enum.__members__: raise unknown_name(f'weights of {arch}', name, enum.__members__)
+    if name not in enum.__members__:
+        raise unknown_name(f'weights of {arch}', name, enum.__members__)
     return enum[name]
 
 # %% ../nbs/03_transfer.ipynb #d2b76d96
@@ -62,56 +84,84 @@ def weights_file(weights) -> Path:
     "Where torch's hub cache keeps the file of `weights`."
     return Path(torch.hub.get_dir()) / 'checkpoints' / Path(urlparse(weights.url).path).name
 
-def load_pretrained(weights, # a torchvision weights enum member
-                    allow_download:bool|None=None, # may it download a missing file? (default: the `allow_download` setting)
-                   ) -> dict:
-    "The state dict of `weights`: from the hub cache, else downloaded when allowed, else a `WeightsNotFoundError`."
+
+def load_pretrained(
+    weights,  # a torchvision weights enum member
+    # may it download a missing file? (default: the `allow_download` setting)
+    allow_download: bool | None = None,
+) -> dict:
+    """The state dict of `weights`: from the hub cache, else downloaded when allowed, else a
+    `WeightsNotFoundError`."""
     path = weights_file(weights)
     if path.exists():
-        try: return torch.load(path, map_location='cpu', weights_only=True)
+        try:
+            return torch.load(path, map_location='cpu', weights_only=True)
         except Exception as e:
-            raise WeightsNotFoundError(f"{path} in the torch hub cache is damaged or not a weights file ({type(e).__name__})",
-                                       fix=f"delete it and fetch it again from {weights.url}") from None
-    if allow_download is None: allow_download = get_settings().allow_download
-    fix = f"download {weights.url} and put it in {path.parent}/ (keep the file name {path.name})"
+            raise WeightsNotFoundError(
+                f'{path} in the torch hub cache is damaged or not a weights file ({type(e).__name__})',
+                fix=f'delete it and fetch it again from {weights.url}',
+            ) from None
+    if allow_download is None:
+        allow_download = get_settings().allow_download
+    fix = f'download {weights.url} and put it in {path.parent}/ (keep the file name {path.name})'
     if not allow_download:
-        raise WeightsNotFoundError(f"pretrained weights {weights} ({path.name}) are not in the torch hub cache and downloading is off",
-                                   fix=fix + ", or set allow_download = true in settings.ini")
-    if not network_answers(weights.url):                  # offline: say so at once instead of hanging in a download
-        raise WeightsNotFoundError(f"pretrained weights {weights} ({path.name}) are not in the torch hub cache, and "
-                                   f"{urlparse(weights.url).hostname} does not answer (offline?)", fix=fix)
-    print(f"downloading {weights} into {path.parent} (torchvision checks its SHA-256 hash)")
-    try: return weights.get_state_dict(progress=True, check_hash=True)
+        raise WeightsNotFoundError(
+            f'pretrained weights {weights} ({path.name}) are not in the torch hub '
+            'cache and downloading is off',
+            fix=fix + ', or set allow_download = true in settings.ini',
+        )
+    # offline: say so at once instead of hanging in a download
+    if not network_answers(weights.url):
+        raise WeightsNotFoundError(
+            f'pretrained weights {weights} ({path.name}) are not in the torch hub '
+            'cache, and '
+            f'{urlparse(weights.url).hostname} does not answer (offline?)',
+            fix=fix,
+        )
+    print(f'downloading {weights} into {path.parent} (torchvision checks its SHA-256 hash)')
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True)
     except Exception as error:
-        raise WeightsNotFoundError(f"could not download pretrained weights {weights} ({path.name}): {error}", fix=fix) from error
+        raise WeightsNotFoundError(
+            f'could not download pretrained weights {weights} ({path.name}): {error}', fix=fix
+        ) from error
 
 # %% ../nbs/03_transfer.ipynb #hd01head
-def new_classifier(in_features:int, n_classes:int, dropout:float=0.0, hidden:int=0) -> nn.Module:
+def new_classifier(in_features: int, n_classes: int, dropout: float = 0.0, hidden: int = 0) -> nn.Module:
     "A new head: [Dropout] -> Linear, or with `hidden`: [Dropout] -> Linear -> ReLU -> [Dropout] -> Linear."
     widths = [in_features, hidden, n_classes] if hidden else [in_features, n_classes]
     layers = []
     for i, (width_in, width_out) in enumerate(zip(widths, widths[1:])):
-        if i > 0: layers.append(nn.ReLU(inplace=True))
-        if dropout > 0: layers.append(nn.Dropout(dropout))
+        if i > 0:
+            layers.append(nn.ReLU(inplace=True))
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(width_in, width_out))
     return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
 
 # %% ../nbs/03_transfer.ipynb #8640e7f8
-def create_transfer_model(arch:str, # a name from `TRANSFER_ARCHS`, e.g. 'resnet50'
-                          n_classes:int, # number of output classes of the new head
-                          pretrained=True, # True (DEFAULT ImageNet weights), False (random) or a weights enum member name
-                          dropout:float=0.0, # dropout before each Linear of the new head (0 for none)
-                          hidden:int=0, # width of a hidden layer in the new head (0: one Linear layer)
-                          allow_download:bool|None=None, # may missing weights be downloaded? (default: the setting)
-                         ) -> nn.Module:
+def create_transfer_model(
+    arch: str,  # a name from `TRANSFER_ARCHS`, e.g. 'resnet50'
+    n_classes: int,  # number of output classes of the new head
+    # True (DEFAULT ImageNet weights), False (random) or a weights enum member name
+    pretrained=True,
+    dropout: float = 0.0,  # dropout before each Linear of the new head (0 for none)
+    hidden: int = 0,  # width of a hidden layer in the new head (0: one Linear layer)
+    # may missing weights be downloaded? (default: the setting)
+    allow_download: bool | None = None,
+) -> nn.Module:
     "torchvision's `arch` with its weights and a new head for `n_classes` classes."
     weights = get_weights(arch, pretrained)
     model = torchvision.models.get_model(arch, weights=None)
     if weights is not None:
-        try: model.load_state_dict(load_pretrained(weights, allow_download))
+        try:
+            model.load_state_dict(load_pretrained(weights, allow_download))
         except RuntimeError as e:
-            raise WeightsNotFoundError(f"{weights_file(weights)} holds weights of another architecture than {arch} ({str(e).splitlines()[0][:120]})",
-                                       fix=f"delete it and fetch it again from {weights.url}") from None
+            raise WeightsNotFoundError(
+                f'{weights_file(weights)} holds weights of another architecture than '
+                f'{arch} ({str(e).splitlines()[0][:120]})',
+                fix=f'delete it and fetch it again from {weights.url}',
+            ) from None
     name = TRANSFER_ARCHS[arch]
     new_head = new_classifier(model.get_submodule(name).in_features, n_classes, dropout, hidden)
     parent, _, child = name.rpartition('.')
@@ -121,92 +171,123 @@ def create_transfer_model(arch:str, # a name from `TRANSFER_ARCHS`, e.g. 'resnet
     return model
 
 # %% ../nbs/03_transfer.ipynb #6c3e1f63
-def is_lora_base(name:str) -> bool: return '.base.' in f'.{name}' and '.lora_' not in name
+def is_lora_base(name: str) -> bool:
+    return '.base.' in f'.{name}' and '.lora_' not in name
 
-def group_parameter_names(model:nn.Module, group:str) -> list:
+
+def group_parameter_names(model: nn.Module, group: str) -> list:
     "Names of the parameters in one named group (the frozen base of a LoRA layer is in none)."
     names = [name for name, _ in model.named_parameters() if not is_lora_base(name)]
     head = head_name(model)
     in_head = [n for n in names if n.startswith(head + '.')]
-    if group == 'all': return names
-    if group == 'head': return in_head
-    if group == 'body': return [n for n in names if n not in in_head]
-    if group == 'lora': return [n for n in names if '.lora_' in n]
+    if group == 'all':
+        return names
+    if group == 'head':
+        return in_head
+    if group == 'body':
+        return [n for n in names if n not in in_head]
+    if group == 'lora':
+        return [n for n in names if '.lora_' in n]
     modules = dict(model.named_modules())
     if group not in modules or group == '':
-        raise unknown_name('parameter group', group, ['all', 'body', 'head', 'lora'] + [n for n, _ in model.named_children()])
+        raise unknown_name(
+            'parameter group', group, ['all', 'body', 'head', 'lora'] + [n for n, _ in model.named_children()]
+        )
     return [n for n in names if n.startswith(group + '.')]
 
+
 def hold_eval_when_frozen(module, args):
-    "A forward pre-hook: a frozen batch-norm layer normalises with its stored statistics and leaves them alone."
-    if getattr(module, 'frozen', False): module.train(False)
+    """A forward pre-hook: a frozen batch-norm layer normalises with its stored statistics and leaves them
+    alone."""
+    if getattr(module, 'frozen', False):
+        module.train(False)
 
 # %% ../nbs/03_transfer.ipynb #7fcadd85
-def sync_batchnorm(model:nn.Module) -> None:
+def sync_batchnorm(model: nn.Module) -> None:
     "Mark each batch-norm layer frozen when all its parameters are (see the rule above); hook it once."
     for module in model.modules():
-        if not isinstance(module, nn.modules.batchnorm._BatchNorm): continue
+        if not isinstance(module, nn.modules.batchnorm._BatchNorm):
+            continue
         params = list(module.parameters(recurse=False))
         module.frozen = bool(params) and not any(p.requires_grad for p in params)
         if not getattr(module, 'hooked', False):
             module.register_forward_pre_hook(hold_eval_when_frozen)
             module.hooked = True
 
-def set_requires_grad(model, groups, trainable:bool, train_bn:bool=False) -> list:
+
+def set_requires_grad(model, groups, trainable: bool, train_bn: bool = False) -> list:
     "Set `requires_grad` of the parameters of `groups`; returns the names of the trainable parameters."
     chosen = set()
-    for group in ([groups] if isinstance(groups, str) else groups): chosen.update(group_parameter_names(model, group))
-    batchnorm = {f"{n}.{p}" for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
-                 for p, _ in m.named_parameters(recurse=False)}
+    for group in [groups] if isinstance(groups, str) else groups:
+        chosen.update(group_parameter_names(model, group))
+    batchnorm = {
+        f'{n}.{p}'
+        for n, m in model.named_modules()
+        if isinstance(m, nn.modules.batchnorm._BatchNorm)
+        for p, _ in m.named_parameters(recurse=False)
+    }
     for name, p in model.named_parameters():
-        if name in chosen: p.requires_grad_(trainable or (train_bn and name in batchnorm))
+        if name in chosen:
+            p.requires_grad_(trainable or (train_bn and name in batchnorm))
     sync_batchnorm(model)
     return trainable_names(model)
 
 # %% ../nbs/03_transfer.ipynb #3fd5b5e3
-def trainable_names(model:nn.Module) -> list:
+def trainable_names(model: nn.Module) -> list:
     "Names of the parameters with `requires_grad`."
     return [name for name, p in model.named_parameters() if p.requires_grad]
 
-def freeze(model:nn.Module, # the model
-           groups='body', # 'head', 'body', 'all', 'lora', a module name like 'layer4', or a list of them
-           train_bn:bool=False, # keep the batch-norm layers of these groups training (fastai's default)
-          ) -> list:
-    "Stop training the parameters of `groups` (and their batch-norm statistics); returns the names of the trainable parameters."
+
+def freeze(
+    model: nn.Module,  # the model
+    groups='body',  # 'head', 'body', 'all', 'lora', a module name like 'layer4', or a list of them
+    train_bn: bool = False,  # keep the batch-norm layers of these groups training (fastai's default)
+) -> list:
+    """Stop training the parameters of `groups` (and their batch-norm statistics); returns the names of the
+    trainable parameters."""
     return set_requires_grad(model, groups, False, train_bn)
 
-def unfreeze(model:nn.Module, # the model
-             groups='all', # 'head', 'body', 'all', 'lora', a module name like 'layer4', or a list of them
-            ) -> list:
+
+def unfreeze(
+    model: nn.Module,  # the model
+    groups='all',  # 'head', 'body', 'all', 'lora', a module name like 'layer4', or a list of them
+) -> list:
     "Train the parameters of `groups` again; returns the names of the trainable parameters."
     return set_requires_grad(model, groups, True)
 
 # %% ../nbs/03_transfer.ipynb #e42ae599
-def body_blocks(model:nn.Module) -> list:
+def body_blocks(model: nn.Module) -> list:
     "The module names of the body, in groups from early to late layers."
-    if isinstance(model, ResNet): return [['conv1', 'bn1', 'layer1'], ['layer2'], ['layer3'], ['layer4']]
+    if isinstance(model, ResNet):
+        return [['conv1', 'bn1', 'layer1'], ['layer2'], ['layer3'], ['layer4']]
     if isinstance(getattr(model, 'features', None), nn.Sequential):
         names = [f'features.{name}' for name, _ in model.features.named_children()]
     else:
         names = [name for name, _ in model.named_children()]
     return [list(part) for part in np.array_split(names, 3) if len(part)]
 
-def param_group_names(model:nn.Module) -> list:
+
+def param_group_names(model: nn.Module) -> list:
     "Parameter names in groups from early to late: the body's blocks, the rest, the head."
     head = head_name(model)
     blocks = body_blocks(model)
-    groups = [[] for _ in blocks] + [[], []]      # body blocks, then the rest, then the head
+    groups = [[] for _ in blocks] + [[], []]  # body blocks, then the rest, then the head
     for name, _ in model.named_parameters():
-        if name.startswith(head + '.'): groups[-1].append(name); continue
+        if name.startswith(head + '.'):
+            groups[-1].append(name)
+            continue
         for i, modules in enumerate(blocks):
             if any(name.startswith(module + '.') for module in modules):
-                groups[i].append(name); break
-        else: groups[-2].append(name)
+                groups[i].append(name)
+                break
+        else:
+            groups[-2].append(name)
     return [group for group in groups if group]
 
 # %% ../nbs/03_transfer.ipynb #7771190e
-def param_groups(model:nn.Module) -> list:
-    "Parameters in groups from early to late layers (a fastai splitter: `Learner(..., splitter=param_groups)`)."
+def param_groups(model: nn.Module) -> list:
+    """Parameters in groups from early to late layers (a fastai splitter: `Learner(...,
+    splitter=param_groups)`)."""
     parameters = dict(model.named_parameters())
     return [[parameters[name] for name in group] for group in param_group_names(model)]
 
@@ -214,12 +295,14 @@ def param_groups(model:nn.Module) -> list:
 def lora_scale(rank, alpha) -> float:
     "alpha / rank, after checking that the rank is a whole number >= 1."
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
-        raise SettingsError(f"LoRA rank={rank!r}", fix="rank accepts a whole number >= 1 (e.g. 4 or 8)")
+        raise SettingsError(f'LoRA rank={rank!r}', fix='rank accepts a whole number >= 1 (e.g. 4 or 8)')
     return (alpha if alpha is not None else rank) / rank
+
 
 class LoRALinear(nn.Module):
     "A frozen `nn.Linear` plus a trainable low-rank update (alpha/rank) B A."
-    def __init__(self, base:nn.Linear, rank:int=4, alpha:float|None=None):
+
+    def __init__(self, base: nn.Linear, rank: int = 4, alpha: float | None = None):
         super().__init__()
         self.scale = lora_scale(rank, alpha)
         self.base, self.rank = base, rank
@@ -227,59 +310,84 @@ class LoRALinear(nn.Module):
         self.lora_a = nn.Parameter(torch.empty(rank, base.in_features))
         self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank))
         nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
-    def forward(self, x): return self.base(x) + self.scale * F.linear(F.linear(x, self.lora_a), self.lora_b)
+
+    def forward(self, x):
+        return self.base(x) + self.scale * F.linear(F.linear(x, self.lora_a), self.lora_b)
+
     def merge(self) -> nn.Linear:
         "A plain `nn.Linear` with the update folded into its weight."
         merged = copy.deepcopy(self.base)
-        with torch.no_grad(): merged.weight += self.scale * self.lora_b @ self.lora_a
+        with torch.no_grad():
+            merged.weight += self.scale * self.lora_b @ self.lora_a
         return merged
 
 # %% ../nbs/03_transfer.ipynb #79ccdf63
 class LoRAConv2d(nn.Module):
     "A frozen `nn.Conv2d` plus a trainable low-rank update: conv to `rank` channels, then 1x1 conv back."
-    def __init__(self, base:nn.Conv2d, rank:int=4, alpha:float|None=None):
+
+    def __init__(self, base: nn.Conv2d, rank: int = 4, alpha: float | None = None):
         super().__init__()
-        if base.groups != 1: raise CourseKitError("LoRAConv2d needs a convolution with groups=1", fix="leave grouped (depthwise) convolutions out")
+        if base.groups != 1:
+            raise CourseKitError(
+                'LoRAConv2d needs a convolution with groups=1',
+                fix='leave grouped (depthwise) convolutions out',
+            )
         self.scale = lora_scale(rank, alpha)
         self.base, self.rank = base, rank
         base.requires_grad_(False)
-        self.lora_a = nn.Conv2d(base.in_channels, rank, base.kernel_size, base.stride, base.padding, base.dilation, bias=False)
+        self.lora_a = nn.Conv2d(
+            base.in_channels, rank, base.kernel_size, base.stride, base.padding, base.dilation, bias=False
+        )
         self.lora_b = nn.Conv2d(rank, base.out_channels, 1, bias=False)
         nn.init.zeros_(self.lora_b.weight)
-    def forward(self, x): return self.base(x) + self.scale * self.lora_b(self.lora_a(x))
+
+    def forward(self, x):
+        return self.base(x) + self.scale * self.lora_b(self.lora_a(x))
+
     def merge(self) -> nn.Conv2d:
         "A plain `nn.Conv2d` with the update folded into its weight."
         merged = copy.deepcopy(self.base)
         update = torch.einsum('or,rikl->oikl', self.lora_b.weight[:, :, 0, 0], self.lora_a.weight)
-        with torch.no_grad(): merged.weight += self.scale * update
+        with torch.no_grad():
+            merged.weight += self.scale * update
         return merged
 
 # %% ../nbs/03_transfer.ipynb #36e8355d
-def add_lora(model:nn.Module, # the model to adapt in place
-             rank:int=4, # rank of each update (a whole number >= 1)
-             alpha:float|None=None, # scale numerator (default: rank)
-             targets:tuple=(nn.Conv2d, nn.Linear), # layer types to adapt
-             skip_head:bool=True, # leave the head plain and trainable
-            ) -> nn.Module:
+def add_lora(
+    model: nn.Module,  # the model to adapt in place
+    rank: int = 4,  # rank of each update (a whole number >= 1)
+    alpha: float | None = None,  # scale numerator (default: rank)
+    targets: tuple = (nn.Conv2d, nn.Linear),  # layer types to adapt
+    skip_head: bool = True,  # leave the head plain and trainable
+) -> nn.Module:
     "Freeze `model` and wrap its target layers in LoRA adapters; returns the model."
     lora_scale(rank, alpha)
     if any(isinstance(m, (LoRALinear, LoRAConv2d)) for m in model.modules()):
-        raise CourseKitError("this model already has LoRA adapters", fix="call add_lora once; merge_lora(model) gives a plain model to adapt again")
+        raise CourseKitError(
+            'this model already has LoRA adapters',
+            fix='call add_lora once; merge_lora(model) gives a plain model to adapt again',
+        )
     head = head_name(model) if skip_head else None
     model.requires_grad_(False)
-    chosen = [name for name, module in model.named_modules()
-              if isinstance(module, targets) and not (isinstance(module, nn.Conv2d) and module.groups != 1)
-              and not (head and (name == head or name.startswith(head + '.')))]
+    chosen = [
+        name
+        for name, module in model.named_modules()
+        if isinstance(module, targets)
+        and not (isinstance(module, nn.Conv2d) and module.groups != 1)
+        and not (head and (name == head or name.startswith(head + '.')))
+    ]
     for name in chosen:
         module = model.get_submodule(name)
         wrapper = LoRAConv2d if isinstance(module, nn.Conv2d) else LoRALinear
         parent, _, child = name.rpartition('.')
         setattr(model.get_submodule(parent), child, wrapper(module, rank, alpha))
-    if head: model.get_submodule(head).requires_grad_(True)
+    if head:
+        model.get_submodule(head).requires_grad_(True)
     sync_batchnorm(model)
     return model
 
-def merge_lora(model:nn.Module) -> nn.Module:
+
+def merge_lora(model: nn.Module) -> nn.Module:
     "A copy of `model` with every LoRA adapter merged into a plain layer."
     merged = copy.deepcopy(model)
     for name in [n for n, m in merged.named_modules() if isinstance(m, (LoRALinear, LoRAConv2d))]:

@@ -1,4 +1,6 @@
-"""B's ablation table and final network, B's 7x augmented training set, C's digit-sum data set, C's tile-sum model and its autoencoder step: the parts of the kit that only one writeup uses, each named by what it is.
+"""B's ablation table and final network, B's 7x augmented training set, C's digit-sum data set, C's tile-
+sum model and its autoencoder step: the parts of the kit that only one writeup uses, each named by what
+it is.
 
 Docs: https://course-kit.github.io/course_kit/writeups.html.md"""
 
@@ -14,11 +16,11 @@ import torch
 from torch import nn
 import torchvision
 
-from .core import BadDataError, Settings, get_device, unknown_name
+from .core import BadDataError, Settings, unknown_name
 from .data import ImageSet, Splits, DeviceLoader, split_set, digits_set, to_rgb, get_dls
 from .datasets import idx_root, read_idx_set
 from .augment import BatchAugment, Flip, Grayscale, batch_augment
-from .models import CifarVGG, count_parameters, describe
+from .models import CifarVGG
 import pandas as pd
 from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
@@ -32,158 +34,255 @@ _step6 = dict(middle_fc=False)
 _step9 = dict(middle_fc=False, convs=(2, 2, 2, 2, 2))
 _step11 = dict(_step9, pools=(1, 2, 3, 4), global_pool='avg')
 B_ABLATION = {
-    5:  dict(change='VGG-19 with batch norm', image_size=32, hparams=dict()),
-    6:  dict(change='drop the middle FC layer', image_size=32, hparams=_step6),
-    7:  dict(change='also drop the max-pools', image_size=32, hparams=dict(_step6, pools=(), global_pool='max')),
-    8:  dict(change='step 6 + He initialisation', image_size=32, hparams=dict(_step6, init='kaiming')),
-    9:  dict(change='drop 6 conv + 6 BN layers', image_size=32, hparams=_step9),
+    5: dict(change='VGG-19 with batch norm', image_size=32, hparams=dict()),
+    6: dict(change='drop the middle FC layer', image_size=32, hparams=_step6),
+    7: dict(
+        change='also drop the max-pools', image_size=32, hparams=dict(_step6, pools=(), global_pool='max')
+    ),
+    8: dict(change='step 6 + He initialisation', image_size=32, hparams=dict(_step6, init='kaiming')),
+    9: dict(change='drop 6 conv + 6 BN layers', image_size=32, hparams=_step9),
     11: dict(change='last max-pool -> AdaptiveAvgPool2d', image_size=32, hparams=_step11),
     12: dict(change='step 11 at 64x64', image_size=64, hparams=dict(_step11, image_size=64)),
     13: dict(change='step 11 at 128x128', image_size=128, hparams=dict(_step11, image_size=128)),
-    14: dict(change='max-pool after block 1 only, 128x128', image_size=128, hparams=dict(_step11, pools=(1,), image_size=128)),
-    15: dict(change='max-pools after blocks 1-3, 128x128', image_size=128, hparams=dict(_step11, pools=(1, 2, 3), image_size=128)),
+    14: dict(
+        change='max-pool after block 1 only, 128x128',
+        image_size=128,
+        hparams=dict(_step11, pools=(1,), image_size=128),
+    ),
+    15: dict(
+        change='max-pools after blocks 1-3, 128x128',
+        image_size=128,
+        hparams=dict(_step11, pools=(1, 2, 3), image_size=128),
+    ),
 }
 
 # %% ../nbs/10_writeups.ipynb #09c684a6
-def vgg8(n_classes:int=100, # number of output classes
-         in_channels:int=3, # image channels
-         dropout:float=0.0, # dropout before the last Linear (the table has none)
-         init:str='default', # 'default', 'kaiming' or 'xavier'
-        ) -> CifarVGG:
-    "Report B's final network, as its architecture table gives it: 8 convolutions in 4 stages, a global average pool, a 4096-unit head."
-    model = CifarVGG(n_classes, in_channels, convs=(2, 2, 2, 2), widths=(64, 128, 256, 512), pools=(1, 2, 3),
-                     global_pool='avg', middle_fc=False, dropout=dropout, init=init)
-    model.model_name, model.hparams, model.pretrained = 'vgg8', dict(in_channels=in_channels, dropout=dropout, init=init), False
+def vgg8(
+    n_classes: int = 100,  # number of output classes
+    in_channels: int = 3,  # image channels
+    dropout: float = 0.0,  # dropout before the last Linear (the table has none)
+    init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+) -> CifarVGG:
+    """Report B's final network, as its architecture table gives it: 8 convolutions in 4 stages, a global
+    average pool, a 4096-unit head."""
+    model = CifarVGG(
+        n_classes,
+        in_channels,
+        convs=(2, 2, 2, 2),
+        widths=(64, 128, 256, 512),
+        pools=(1, 2, 3),
+        global_pool='avg',
+        middle_fc=False,
+        dropout=dropout,
+        init=init,
+    )
+    model.model_name, model.hparams, model.pretrained = (
+        'vgg8',
+        dict(in_channels=in_channels, dropout=dropout, init=init),
+        False,
+    )
     return model
 
 # %% ../nbs/10_writeups.ipynb #1b30dc1f
 REPORT_B_AUGMENTATIONS = ['resize_crop', 'hflip', 'vflip', 'rotation', 'gamma', 'grayscale']
 
-def report_b_augments(image_size:int) -> list:
+
+def report_b_augments(image_size: int) -> list:
     "The six batch augmentations of report B, each changing every image it is given."
     always = {'hflip': Flip(True, p=1.0), 'vflip': Flip(False, p=1.0), 'grayscale': Grayscale()}
     return [always.get(name) or batch_augment(name, image_size) for name in REPORT_B_AUGMENTATIONS]
 
-def view_of(x:torch.Tensor, views:torch.Tensor, augments:list, generator=None) -> torch.Tensor:
+
+def view_of(x: torch.Tensor, views: torch.Tensor, augments: list, generator=None) -> torch.Tensor:
     "The float batch `x` with augmentation k applied to the images whose view is k (view 0: unchanged)."
     x = x.clone()
     for k, augment in enumerate(augments, start=1):
         chosen = views == k
-        if chosen.any(): x[chosen] = augment(x[chosen], generator)
+        if chosen.any():
+            x[chosen] = augment(x[chosen], generator)
     return x
 
 # %% ../nbs/10_writeups.ipynb #7dca2c6a
 class SevenCopies(DeviceLoader):
-    "Report B's 7x training set, drawn afresh each epoch: every image as it is and once through each augmentation, shuffled."
-    def __init__(self, data:ImageSet, augments:list, batch_size:int=64, device=None, normalize=None, seed:int=0):
+    """Report B's 7x training set, drawn afresh each epoch: every image as it is and once through each
+    augmentation, shuffled."""
+
+    def __init__(
+        self, data: ImageSet, augments: list, batch_size: int = 64, device=None, normalize=None, seed: int = 0
+    ):
         super().__init__(data, batch_size, shuffle=True, device=device, normalize=normalize, seed=seed)
         self.augments = list(augments)
-    def __len__(self): return -(-(len(self.augments) + 1) * len(self.data) // self.batch_size)
+
+    def __len__(self):
+        return -(-(len(self.augments) + 1) * len(self.data) // self.batch_size)
+
     def __iter__(self):
         n = len(self.data)
         order = torch.randperm(n * (len(self.augments) + 1), generator=self.generator).to(self.device)
         for index in order.split(self.batch_size):
             x = view_of(self.images[index % n].float().div_(255), index // n, self.augments, self.generator)
-            if self.mean is not None: x = (x - self.mean) / self.std
+            if self.mean is not None:
+                x = (x - self.mean) / self.std
             yield x, self.labels[index % n]
 
 # %% ../nbs/10_writeups.ipynb #c3adb51f
-def seven_copies_dls(splits:Splits, batch_size:int=64, device=None, normalize=None, seed:int=0) -> DataLoaders:
+def seven_copies_dls(
+    splits: Splits, batch_size: int = 64, device=None, normalize=None, seed: int = 0
+) -> DataLoaders:
     "`get_dls` with report B's 7x training set (`SevenCopies`) as the training loader."
     dls = get_dls(splits, batch_size, device, normalize=normalize, seed=seed)
-    train = SevenCopies(splits.train, report_b_augments(splits.train.image_shape[-1]), batch_size, dls.device, normalize, seed)
+    train = SevenCopies(
+        splits.train, report_b_augments(splits.train.image_shape[-1]), batch_size, dls.device, normalize, seed
+    )
     seven = DataLoaders(train, *dls.loaders[1:], device=dls.device)
-    seven.splits = Splits(splits.train, splits.valid, splits.test, name=f"{splits.name}, 7x augmented train", info=splits.info)
+    seven.splits = Splits(
+        splits.train, splits.valid, splits.test, name=f'{splits.name}, 7x augmented train', info=splits.info
+    )
     return seven
 
 # %% ../nbs/10_writeups.ipynb #b8d12e9e
 class OneView(BatchAugment):
-    "Each image through one of `augments` chosen at random, or unchanged (report B's seven views, one per image)."
-    def __init__(self, augments:list): self.augments = list(augments)
+    """Each image through one of `augments` chosen at random, or unchanged (report B's seven views, one per
+    image)."""
+
+    def __init__(self, augments: list):
+        self.augments = list(augments)
+
     def __call__(self, x, generator=None):
         views = (torch.rand(len(x), generator=generator) * (len(self.augments) + 1)).long().to(x.device)
         return view_of(x, views, self.augments, generator)
 
 # %% ../nbs/10_writeups.ipynb #79495524
-def architecture_table(model:nn.Module, image_size:int=128, in_channels:int=3) -> pd.DataFrame:
-    "One row per layer (leaf module) in the order a batch meets them: type, kernel, input and output size and channels."
+def architecture_table(model: nn.Module, image_size: int = 128, in_channels: int = 3) -> pd.DataFrame:
+    """One row per layer (leaf module) in the order a batch meets them: type, kernel, input and output size
+    and channels."""
     rows, hooks = [], []
+
+    def size(t):
+        return 'x'.join(map(str, t.shape[2:])) if t.dim() == 4 else str(t.shape[-1])
+
     def record(module, inputs, output):
         x = inputs[0]
-        size = lambda t: 'x'.join(map(str, t.shape[2:])) if t.dim() == 4 else str(t.shape[-1])
-        rows.append(dict(layer=len(rows) + 1, type=type(module).__name__, kernel=getattr(module, 'kernel_size', '-'),
-                         input=size(x), output=size(output), channels=f"{x.shape[1]} -> {output.shape[1]}" if x.dim() == 4 else '-'))
+        rows.append(
+            dict(
+                layer=len(rows) + 1,
+                type=type(module).__name__,
+                kernel=getattr(module, 'kernel_size', '-'),
+                input=size(x),
+                output=size(output),
+                channels=f'{x.shape[1]} -> {output.shape[1]}' if x.dim() == 4 else '-',
+            )
+        )
+
     for module in model.modules():
-        if not list(module.children()): hooks.append(module.register_forward_hook(record))
+        if not list(module.children()):
+            hooks.append(module.register_forward_hook(record))
     was_training = model.training
     try:
-        with torch.no_grad(): model.eval()(torch.zeros(1, in_channels, image_size, image_size))
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, in_channels, image_size, image_size))
     finally:
-        for hook in hooks: hook.remove()
+        for hook in hooks:
+            hook.remove()
         model.train(was_training)
     return pd.DataFrame(rows).set_index('layer')
 
 # %% ../nbs/10_writeups.ipynb #03c7d4be
-def draw_digits(n:int, rng:np.random.Generator, balanced:bool) -> np.ndarray:
-    "`n` rows of four digits: with `balanced`, the sum first (uniform over 0..36), then four digits with that sum."
-    if not balanced: return rng.integers(0, 10, (n, 4))
-    tuples = np.array(list(itertools.product(range(10), repeat=4)))       # all 10,000 ways to write four digits
+def draw_digits(n: int, rng: np.random.Generator, balanced: bool) -> np.ndarray:
+    """`n` rows of four digits: with `balanced`, the sum first (uniform over 0..36), then four digits with
+    that sum."""
+    if not balanced:
+        return rng.integers(0, 10, (n, 4))
+    # all 10,000 ways to write four digits
+    tuples = np.array(list(itertools.product(range(10), repeat=4)))
     sums = tuples.sum(1)
     order, counts = np.argsort(sums, kind='stable'), np.bincount(sums, minlength=37)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     target = rng.integers(0, 37, n)
     return tuples[order[starts[target] + (rng.random(n) * counts[target]).astype(int)]]
 
-def compose_digit_sums(pool:ImageSet, n:int, rng:np.random.Generator, balanced:bool) -> ImageSet:
+
+def compose_digit_sums(pool: ImageSet, n: int, rng: np.random.Generator, balanced: bool) -> ImageSet:
     "`n` images of four digits from `pool` side by side, labelled with their sum."
     digits, labels = draw_digits(n, rng, balanced), pool.labels.numpy()
     by_digit, per_digit = np.argsort(labels, kind='stable'), np.bincount(labels, minlength=10)
-    if (per_digit == 0).any(): raise BadDataError(f"no image of digit {int(np.argmin(per_digit))} to build digit sums from", fix="use more digit images")
+    if (per_digit == 0).any():
+        raise BadDataError(
+            f'no image of digit {int(np.argmin(per_digit))} to build digit sums from',
+            fix='use more digit images',
+        )
     first = np.concatenate([[0], np.cumsum(per_digit)[:-1]])
-    picks = by_digit[first[digits] + (rng.random(digits.shape) * per_digit[digits]).astype(int)]   # a random real image of each digit
-    images = pool.images[torch.from_numpy(picks)]                          # (n, 4, C, h, w)
+    # a random real image of each digit
+    picks = by_digit[first[digits] + (rng.random(digits.shape) * per_digit[digits]).astype(int)]
+    images = pool.images[torch.from_numpy(picks)]  # (n, 4, C, h, w)
     n_, four, c, h, w = images.shape
-    images = images.permute(0, 2, 3, 1, 4).reshape(n_, c, h, four * w)     # side by side
+    images = images.permute(0, 2, 3, 1, 4).reshape(n_, c, h, four * w)  # side by side
     return ImageSet(images.contiguous(), torch.from_numpy(digits.sum(1)), [str(s) for s in range(37)])
 
 # %% ../nbs/10_writeups.ipynb #21071685
-def digit_sum_splits(n_images:int=10000, # images in all three splits together
-                     seed:int=0, # everything (digit split, sums, digit images) follows from it
-                     source:str='digits', # 'digits' (scikit-learn, 8x8) or 'mnist' (28x28, needs MNIST's files)
-                     balanced:bool=True, # every sum equally frequent
-                     channels:int=3, # 3: grey repeated, as the writeup did; 1: grey
-                     valid:float=0.1, test:float=0.1, # parts of n_images for valid and test (report C: 80/10/10)
-                     root:Path|str|None=None, # where MNIST's files are (source='mnist'); default: search
-                     settings:Settings|None=None) -> Splits:
+def digit_sum_splits(
+    n_images: int = 10000,  # images in all three splits together
+    seed: int = 0,  # everything (digit split, sums, digit images) follows from it
+    # 'digits' (scikit-learn, 8x8) or 'mnist' (28x28, needs MNIST's files)
+    source: str = 'digits',
+    balanced: bool = True,  # every sum equally frequent
+    channels: int = 3,  # 3: grey repeated, as the writeup did; 1: grey
+    # parts of n_images for valid and test (report C: 80/10/10)
+    valid: float = 0.1,
+    test: float = 0.1,
+    root: Path | str | None = None,  # where MNIST's files are (source='mnist'); default: search
+    settings: Settings | None = None,
+) -> Splits:
     "Report C's stand-in: four real handwritten digits side by side, labelled with their sum (37 classes)."
-    if source == 'digits': pool = digits_set()
+    if source == 'digits':
+        pool = digits_set()
     elif source == 'mnist':
         tv_root = idx_root('mnist', root, settings)
         train, test_part = (read_idx_set(torchvision.datasets.MNIST, tv_root, t) for t in (True, False))
-        pool = ImageSet(torch.cat([train.images, test_part.images]), torch.cat([train.labels, test_part.labels]), train.classes)
-    else: raise unknown_name('digit-sum source', source, ['digits', 'mnist'])
+        pool = ImageSet(
+            torch.cat([train.images, test_part.images]),
+            torch.cat([train.labels, test_part.labels]),
+            train.classes,
+        )
+    else:
+        raise unknown_name('digit-sum source', source, ['digits', 'mnist'])
     pools, rng = split_set(pool, valid=valid, test=test, seed=seed), np.random.default_rng(seed)
     n_valid, n_test = round(n_images * valid), round(n_images * test)
-    parts = [compose_digit_sums(p, n, rng, balanced) for p, n in
-             [(pools.train, n_images - n_valid - n_test), (pools.valid, n_valid), (pools.test, n_test)]]
-    if channels == 3: parts = [to_rgb(part) for part in parts]
-    info = dict(source=source, seed=seed, balanced=balanced, channels=channels, sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
-                note='digit images split 80/10/10 before composing: no digit image is shared between splits')
+    parts = [
+        compose_digit_sums(p, n, rng, balanced)
+        for p, n in [(pools.train, n_images - n_valid - n_test), (pools.valid, n_valid), (pools.test, n_test)]
+    ]
+    if channels == 3:
+        parts = [to_rgb(part) for part in parts]
+    info = dict(
+        source=source,
+        seed=seed,
+        balanced=balanced,
+        channels=channels,
+        sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
+        note='digit images split 80/10/10 before composing: no digit image is shared between splits',
+    )
     return Splits(*parts, name='digit_sum', info=info)
 
 # %% ../nbs/10_writeups.ipynb #445d86a7
-def sum_distribution(first:torch.Tensor, second:torch.Tensor) -> torch.Tensor:
-    "Distribution of a + b, from the distributions of a (batch, n) and b (batch, m): shape (batch, n + m - 1)."
+def sum_distribution(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Distribution of a + b, from the distributions of a (batch, n) and b (batch, m): shape (batch, n + m -
+    1)."""
     total = first.new_zeros(len(first), first.shape[1] + second.shape[1] - 1)
     for value in range(second.shape[1]):
-        total[:, value:value + first.shape[1]] += first * second[:, value:value + 1]
+        total[:, value : value + first.shape[1]] += first * second[:, value : value + 1]
     return total
 
 # %% ../nbs/10_writeups.ipynb #6d6e351a
 class DigitSumFromTiles(nn.Module):
-    "Classify each of `n_tiles` side-by-side tiles as a digit; return the log-probabilities of the digits' sum."
-    def __init__(self, tile_model:nn.Module, # maps a tile (batch, C, h, w / n_tiles) to 10 digit logits
-                 n_tiles:int=4):
+    """Classify each of `n_tiles` side-by-side tiles as a digit; return the log-probabilities of the digits'
+    sum."""
+
+    def __init__(
+        self,
+        tile_model: nn.Module,  # maps a tile (batch, C, h, w / n_tiles) to 10 digit logits
+        n_tiles: int = 4,
+    ):
         super().__init__()
         self.tile_model, self.n_tiles = tile_model, n_tiles
 
@@ -197,10 +296,13 @@ class DigitSumFromTiles(nn.Module):
     def forward(self, x):
         probs = self.digit_probs(x)
         total = probs[:, 0]
-        for tile in range(1, self.n_tiles): total = sum_distribution(total, probs[:, tile])
+        for tile in range(1, self.n_tiles):
+            total = sum_distribution(total, probs[:, tile])
         return total.clamp_min(1e-12).log()
 
 # %% ../nbs/10_writeups.ipynb #13a8c973
 class ImageAsTarget(Callback):
     "Reconstruction: the target of each batch is its own (augmented, normalised) input."
-    def before_batch(self): self.learn.yb = (self.learn.xb[0],)
+
+    def before_batch(self):
+        self.learn.yb = (self.learn.xb[0],)

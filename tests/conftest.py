@@ -1,36 +1,51 @@
-import json, os, subprocess, sys
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+
 def run(args, env_extra=None, **kw):
     "Run a command from the repository root; returns the CompletedProcess (never raises on exit code)."
-    env = {k: v for k, v in {**os.environ, **(env_extra or {})}.items() if k != 'MPLBACKEND'}   # kernels draw inline
+    # kernels draw inline
+    env = {k: v for k, v in {**os.environ, **(env_extra or {})}.items() if k != 'MPLBACKEND'}
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, **kw)
+
 
 @pytest.fixture
 def out_env(tmp_path):
     "Send report output to a temporary folder instead of reports/_out."
-    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path/'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path/'runs')}
+    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
+
 
 def read_metrics(folder):
-    return json.loads((Path(folder)/'metrics.json').read_text())
+    return json.loads((Path(folder) / 'metrics.json').read_text())
+
 
 @pytest.fixture(scope='module')
 def one_thread():
     "Batches of 32 8x8 images: one CPU thread is quicker than several (and far quicker on a busy machine)."
     import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
 
+
 @pytest.fixture(scope='module')
 def small():
     "96 training, 32 validation and 32 test digits: 3 training batches of 32."
     from course_kit.data import digits_splits
+
     splits = digits_splits(seed=0)
-    splits.train, splits.valid, splits.test = splits.train.subset(range(96)), splits.valid.subset(range(32)), splits.test.subset(range(32))
+    splits.train, splits.valid, splits.test = (
+        splits.train.subset(range(96)),
+        splits.valid.subset(range(32)),
+        splits.test.subset(range(32)),
+    )
     return splits

@@ -1,61 +1,112 @@
-"""The student's path in a real browser: JupyterLab started the way `make lab` starts it, lessons run with Run All from
-the menu, then the report index and a report page. Screenshots go to tests/screenshots/ (git-ignored) for a person to look at.
+"""The student's path in a real browser: JupyterLab started the way `make lab` starts it, lessons run with
+Run All from the menu, then the report index and a report page. Screenshots go to tests/screenshots/ (git-
+ignored) for a person to look at.
 
-`make test` runs three lessons (data, learner, evaluate); `make test-lessons` (COURSE_KIT_BROWSER_LESSONS=all) runs all."""
-import json, os, platform, re, secrets, signal, socket, subprocess, time, urllib.request
+`make test` runs three lessons (data, learner, evaluate); `make test-lessons`
+(COURSE_KIT_BROWSER_LESSONS=all) runs all."""
+
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 import pytest
 from conftest import ROOT, BIN, run
 
 CHROMEDRIVER, CHROMIUM = Path('/usr/bin/chromedriver'), Path('/usr/bin/chromium')
-pytestmark = pytest.mark.skipif(not (CHROMEDRIVER.exists() and CHROMIUM.exists()),
-                                reason="needs Debian's chromium and chromium-driver (make test installs them where apt works)")
+pytestmark = pytest.mark.skipif(
+    not (CHROMEDRIVER.exists() and CHROMIUM.exists()),
+    reason="needs Debian's chromium and chromium-driver (make test installs them where apt works)",
+)
 webdriver = pytest.importorskip('selenium.webdriver')
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+By = pytest.importorskip('selenium.webdriver.common.by').By
+WebDriverWait = pytest.importorskip('selenium.webdriver.support.ui').WebDriverWait
 
-SHOTS = ROOT/'tests'/'screenshots'
+SHOTS = ROOT / 'tests' / 'screenshots'
 ALL = os.environ.get('COURSE_KIT_BROWSER_LESSONS') == 'all'
-LESSONS = sorted(p.stem for p in (ROOT/'nbs').glob('*.ipynb')) if ALL else ['01_data', '05_learner', '06_evaluate']
-FIGURE_CALL = re.compile(r'^(?!\s*(def|class|#)\b).*\b(show_images|show_predictions|show_batch|show_results|plot_\w+|plt\.\w+)\(', re.M)
-TRAINING_CALL = re.compile(r'^(?!\s*(def|#)\b).*(?<![\w.])(fit|train|run_training|fast_run)\(|\.fit(_one_cycle)?\(', re.M)   # not model.train()
+LESSONS = (
+    sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb'))
+    if ALL
+    else ['01_data', '05_learner', '06_evaluate']
+)
+FIGURE_CALL = re.compile(
+    r'^(?!\s*(def|class|#)\b).*\b(show_images|show_predictions|show_batch|show_results|plot_\w+|plt\.\w+)\(',
+    re.M,
+)
+# not model.train()
+TRAINING_CALL = re.compile(
+    r'^(?!\s*(def|#)\b).*(?<![\w.])(fit|train|run_training|fast_run)\(|\.fit(_one_cycle)?\(', re.M
+)
+
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
+
 @pytest.fixture(scope='module')
 def lab(tmp_path_factory):
     "JupyterLab from `make lab`, on 127.0.0.1, a free port and a token; stopped by its process group's PID."
     port, token, home = free_port(), secrets.token_hex(16), tmp_path_factory.mktemp('lab')
     env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
-    env.update(JUPYTERLAB_WORKSPACES_DIR=str(home/'workspaces'), JUPYTERLAB_SETTINGS_DIR=str(home/'settings'))
-    log = open(home/'lab.log', 'w')
-    extra = f'LAB_EXTRA=--no-browser --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}'
-    server = subprocess.Popen(['make', '--no-print-directory', 'lab', extra], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
+    env.update(
+        JUPYTERLAB_WORKSPACES_DIR=str(home / 'workspaces'), JUPYTERLAB_SETTINGS_DIR=str(home / 'settings')
+    )
+    log = open(home / 'lab.log', 'w')
+    extra = (
+        f'LAB_EXTRA=--no-browser --port={port} --ServerApp.port_retries=0 --IdentityProvider.token={token}'
+    )
+    server = subprocess.Popen(
+        ['make', '--no-print-directory', 'lab', extra],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f'http://127.0.0.1:{port}'
     try:
         for _ in range(240):
             try:
-                with urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=2): break
-            except OSError: time.sleep(0.5)
-        else: pytest.fail(f"JupyterLab did not start: {(home/'lab.log').read_text()[-2000:]}")
+                with urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f'JupyterLab did not start: {(home / "lab.log").read_text()[-2000:]}')
         yield url, token
     finally:
         os.killpg(server.pid, signal.SIGTERM)
-        try: server.wait(30)
-        except subprocess.TimeoutExpired: os.killpg(server.pid, signal.SIGKILL)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
         log.close()
+
 
 @pytest.fixture(scope='module')
 def browser(tmp_path_factory):
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ('--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--window-size=1400,1000',
-                 '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
-                 f'--user-data-dir={tmp_path_factory.mktemp("chromium")}'):
+    for flag in (
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-dev-shm-usage',
+        '--window-size=1400,1000',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        f'--user-data-dir={tmp_path_factory.mktemp("chromium")}',
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(str(CHROMEDRIVER)), options=options)
     driver.set_script_timeout(30)
@@ -63,94 +114,160 @@ def browser(tmp_path_factory):
     yield driver
     driver.quit()
 
+
 STATE = """
 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-if (!w || !w.content || !w.content.model || !w.sessionContext.session || !w.sessionContext.session.kernel) return null;
+if (!w || !w.content || !w.content.model) return null;
+if (!w.sessionContext.session || !w.sessionContext.session.kernel) return null;
 const code = Array.from(w.content.model.cells).filter(c => c.type === 'code');
 const outs = c => c.outputs.toJSON();
 return {path: w.context.path, dirty: w.context.model.dirty, kernel: w.sessionContext.session.kernel.name,
         status: w.sessionContext.session.kernel.status, total: code.length,
         running: code.filter(c => c.executionState === 'running').length,
         executed: code.filter(c => c.executionCount !== null).length,
-        errors: code.map((c, i) => [i, outs(c).filter(o => o.output_type === 'error').map(o => o.ename + ': ' + o.evalue)]).filter(e => e[1].length),
+        errors: code.map((c, i) => [i, outs(c).filter(o => o.output_type === 'error')
+                                              .map(o => o.ename + ': ' + o.evalue)])
+                    .filter(e => e[1].length),
         images: code.map(c => outs(c).some(o => o.data && o.data['image/png'])),
         html: code.map(c => outs(c).map(o => (o.data && o.data['text/html']) || '').join('')),
-        stderr: code.map(c => outs(c).filter(o => o.output_type === 'stream' && o.name === 'stderr').map(o => o.text).join('')),
+        stderr: code.map(c => outs(c).filter(o => o.output_type === 'stream' && o.name === 'stderr')
+                                     .map(o => o.text).join('')),
         sources: code.map(c => c.sharedModel.getSource())};
 """
 
-def notebook_state(driver): return driver.execute_script(STATE)
 
-def menu(driver, label:str, command:str):
+def notebook_state(driver):
+    return driver.execute_script(STATE)
+
+
+def menu(driver, label: str, command: str):
     "Click a menu of JupyterLab's menu bar, then one of its items, as a student does."
-    driver.find_element(By.XPATH, f"//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space(text())='{label}']").click()
-    WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']")).click()
+    driver.find_element(
+        By.XPATH, f"//div[contains(@class,'lm-MenuBar-itemLabel') and normalize-space(text())='{label}']"
+    ).click()
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, f"li.lm-Menu-item[data-command='{command}']")
+    ).click()
 
-def run_all(driver, url, token, lesson:str, timeout:float=600) -> dict:
-    driver.get(f"{url}/lab/tree/nbs/{lesson}.ipynb?token={token}")
+
+def run_all(driver, url, token, lesson: str, timeout: float = 600) -> dict:
+    driver.get(f'{url}/lab/tree/nbs/{lesson}.ipynb?token={token}')
     state = WebDriverWait(driver, 120, 0.5).until(
-        lambda d: (s := notebook_state(d)) and s['path'] == f'nbs/{lesson}.ipynb' and s['status'] == 'idle' and s)
-    stored = json.loads((ROOT/'nbs'/f'{lesson}.ipynb').read_text())['metadata'].get('language_info', {}).get('version')
-    if stored == platform.python_version():      # JupyterLab writes the kernel's Python version: a new one changes the file
-        assert not state['dirty'], f"{lesson} is marked modified as soon as it opens"
-    menu(driver, 'Run', 'runmenu:run-all')            # Run > Run All Cells
+        lambda d: (
+            (s := notebook_state(d)) and s['path'] == f'nbs/{lesson}.ipynb' and s['status'] == 'idle' and s
+        )
+    )
+    stored = (
+        json.loads((ROOT / 'nbs' / f'{lesson}.ipynb').read_text())['metadata']
+        .get('language_info', {})
+        .get('version')
+    )
+    # JupyterLab writes the kernel's Python version: a new one changes the file
+    if stored == platform.python_version():
+        assert not state['dirty'], f'{lesson} is marked modified as soon as it opens'
+    menu(driver, 'Run', 'runmenu:run-all')  # Run > Run All Cells
     start, quiet = time.time(), 0
     while time.time() - start < timeout:
         time.sleep(1)
         state = notebook_state(driver)
-        finished = state['status'] == 'idle' and state['running'] == 0 and (state['executed'] == state['total'] or state['errors'])
+        finished = (
+            state['status'] == 'idle'
+            and state['running'] == 0
+            and (state['executed'] == state['total'] or state['errors'])
+        )
         quiet = quiet + 1 if finished else 0
-        if quiet >= 3: break
-    else: pytest.fail(f"{lesson}: Run All did not finish in {timeout} s ({state['executed']} of {state['total']} cells ran)")
+        if quiet >= 3:
+            break
+    else:
+        pytest.fail(
+            f'{lesson}: Run All did not finish in {timeout} s ({state["executed"]} of '
+            f'{state["total"]} cells ran)'
+        )
     shown = driver.find_elements(By.CSS_SELECTOR, '.jp-RenderedImage img')
-    if shown: driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", shown[0])   # a figure in the screenshot
-    driver.save_screenshot(str(SHOTS/f'lesson_{lesson}.png'))
+    # a figure in the screenshot
+    if shown:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", shown[0])
+    driver.save_screenshot(str(SHOTS / f'lesson_{lesson}.png'))
     return state
+
 
 @pytest.mark.parametrize('lesson', LESSONS)
 def test_lesson_runs_all_in_jupyterlab_with_its_figures(lab, browser, lesson):
     url, token = lab
     state = run_all(browser, url, token, lesson)
     assert state['kernel'] == 'course-kit', f"{lesson} runs on the {state['kernel']!r} kernel, not the kit's"
-    assert not state['errors'], f"{lesson}: cells with an error: {state['errors']}"
-    assert state['executed'] == state['total'], f"{lesson}: {state['executed']} of {state['total']} code cells ran"
-    noise = [text for text in state['stderr'] if re.search(r'FutureWarning|DeprecationWarning|running over TCP', text)]
-    assert not noise, f"{lesson}: warnings a student cannot act on: {noise[0][:300]}"
-    figure_cells = [i for i, source in enumerate(state['sources']) if FIGURE_CALL.search(source) and '#| export' not in source]
+    assert not state['errors'], f'{lesson}: cells with an error: {state["errors"]}'
+    assert state['executed'] == state['total'], (
+        f'{lesson}: {state["executed"]} of {state["total"]} code cells ran'
+    )
+    noise = [
+        text
+        for text in state['stderr']
+        if re.search(
+            r'FutureWarning|DeprecationWarning|running over '
+            r'TCP',
+            text,
+        )
+    ]
+    assert not noise, f'{lesson}: warnings a student cannot act on: {noise[0][:300]}'
+    figure_cells = [
+        i
+        for i, source in enumerate(state['sources'])
+        if FIGURE_CALL.search(source) and '#| export' not in source
+    ]
     missing = [i for i in figure_cells if not state['images'][i]]
-    assert not missing, f"{lesson}: figure cells without an image: {[state['sources'][i][:80] for i in missing]}"
-    assert not figure_cells or browser.find_elements(By.CSS_SELECTOR, '.jp-RenderedImage img'), f"{lesson}: no image is shown on the page"
-    trains = [i for i, source in enumerate(state['sources']) if TRAINING_CALL.search(source) and '#| export' not in source]
-    if trains:                                   # fastprogress's table of epochs, not plain text lines
-        assert any('<table' in state['html'][i] and 'train_loss' in state['html'][i] for i in trains), f"{lesson}: no progress table"
+    assert not missing, (
+        f'{lesson}: figure cells without an image: {[state["sources"][i][:80] for i in missing]}'
+    )
+    assert not figure_cells or browser.find_elements(By.CSS_SELECTOR, '.jp-RenderedImage img'), (
+        f'{lesson}: no image is shown on the page'
+    )
+    trains = [
+        i
+        for i, source in enumerate(state['sources'])
+        if TRAINING_CALL.search(source) and '#| export' not in source
+    ]
+    if trains:  # fastprogress's table of epochs, not plain text lines
+        assert any('<table' in state['html'][i] and 'train_loss' in state['html'][i] for i in trains), (
+            f'{lesson}: no progress table'
+        )
+
 
 @pytest.fixture(scope='module')
 def reports_out(tmp_path_factory):
     "The quickstart and report D (smoke), written by the CLI into their own reports_out."
     out = tmp_path_factory.mktemp('reports_out')
-    env = {'COURSE_KIT_REPORTS_OUT': str(out), 'COURSE_KIT_RUNS_DIR': str(out/'runs')}
+    env = {'COURSE_KIT_REPORTS_OUT': str(out), 'COURSE_KIT_RUNS_DIR': str(out / 'runs')}
     for args in (['quickstart'], ['d_cifar10', '--profile', 'smoke']):
-        result = run([str(BIN/'course-kit'), 'report', 'run', *args], env)
+        result = run([str(BIN / 'course-kit'), 'report', 'run', *args], env)
         assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     return out
 
+
 def images_loaded(driver) -> tuple:
-    return driver.execute_script("const i = Array.from(document.images); return [i.length, i.filter(x => x.complete && x.naturalWidth > 0).length];")
+    return driver.execute_script(
+        'const i = Array.from(document.images); return [i.length, i.filter(x => '
+        'x.complete && x.naturalWidth > 0).length];'
+    )
+
 
 def test_report_index_and_page_read_well(browser, reports_out):
-    browser.get((reports_out/'index.html').as_uri())                 # from the file system, no server
+    browser.get((reports_out / 'index.html').as_uri())  # from the file system, no server
     total, loaded = images_loaded(browser)
-    assert total >= 2 and loaded == total, f"{loaded} of {total} images load"
+    assert total >= 2 and loaded == total, f'{loaded} of {total} images load'
     headers = [th.text for th in browser.find_elements(By.TAG_NAME, 'th')]
     assert 'claimed' in headers and 'reproduced' in headers and 'note' in headers and 'status' in headers
-    assert browser.find_element(By.CSS_SELECTOR, 'td.num').value_of_css_property('text-align') in ('right', 'end')
-    browser.save_screenshot(str(SHOTS/'report_index.png'))
+    assert browser.find_element(By.CSS_SELECTOR, 'td.num').value_of_css_property('text-align') in (
+        'right',
+        'end',
+    )
+    browser.save_screenshot(str(SHOTS / 'report_index.png'))
     browser.find_element(By.PARTIAL_LINK_TEXT, 'Report D').click()
     assert browser.title.startswith('Report D'), browser.title
     total, loaded = images_loaded(browser)
-    assert total >= 3 and loaded == total, f"report page: {loaded} of {total} images load"
+    assert total >= 3 and loaded == total, f'report page: {loaded} of {total} images load'
     page = browser.page_source
     assert 'claimed' in page and 'reproduced' in page
     assert str(ROOT) not in page and str(reports_out) not in page, 'a local absolute path on the report page'
     assert 'run = ReportRun(' not in page, 'the report page shows its code'
-    browser.save_screenshot(str(SHOTS/'report_d.png'))
+    browser.save_screenshot(str(SHOTS / 'report_d.png'))

@@ -1,8 +1,10 @@
-"Bad input and failure cases of course_kit.data: each ends in a clear error naming the file or folder, or a counted skip."
-import gzip, pickle, shutil
+"""Bad input and failure cases of course_kit.data: each ends in a clear error naming the file or folder, or a
+counted skip."""
+
+import pickle
+import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -15,23 +17,31 @@ from course_kit.fixtures import write_image_folder_fixture, write_cifar_fixture,
 from course_kit.writeups import digit_sum_splits
 from course_kit.augment import batch_augment
 
+
 @pytest.fixture
 def settings(tmp_path):
-    return get_settings(data_dir=tmp_path/'data', allow_download=False)
+    return get_settings(data_dir=tmp_path / 'data', allow_download=False)
+
 
 @pytest.fixture
 def folder(tmp_path):
-    return write_image_folder_fixture(tmp_path/'set', n_test=3)
+    return write_image_folder_fixture(tmp_path / 'set', n_test=3)
 
-def first_png(root, part='train', cls='cat'): return sorted((root/part/cls).glob('*.png'))[0]
+
+def first_png(root, part='train', cls='cat'):
+    return sorted((root / part / cls).glob('*.png'))[0]
+
 
 # --- unreadable files: skipped and counted by default, an error naming the file with on_bad='error'
-@pytest.mark.parametrize('make_bad, reason', [
-    (lambda p: p.write_bytes(b''), r'empty file \(0 bytes\)'),
-    (lambda p: p.write_bytes(p.read_bytes()[:200]), 'not a readable image'),                 # truncated
-    (lambda p: p.write_bytes(b'\x89PNG\r\n\x1a\n' + b'garbage' * 50), 'not a readable image'),  # corrupt
-    (lambda p: p.write_text('hello, I am text with an image name'), 'not a readable image'),
-])
+@pytest.mark.parametrize(
+    'make_bad, reason',
+    [
+        (lambda p: p.write_bytes(b''), r'empty file \(0 bytes\)'),
+        (lambda p: p.write_bytes(p.read_bytes()[:200]), 'not a readable image'),  # truncated
+        (lambda p: p.write_bytes(b'\x89PNG\r\n\x1a\n' + b'garbage' * 50), 'not a readable image'),  # corrupt
+        (lambda p: p.write_text('hello, I am text with an image name'), 'not a readable image'),
+    ],
+)
 def test_unreadable_image_skipped_or_named(folder, settings, make_bad, reason, capsys):
     bad = first_png(folder)
     make_bad(bad)
@@ -39,127 +49,200 @@ def test_unreadable_image_skipped_or_named(folder, settings, make_bad, reason, c
     assert len(splits.info['skipped']) == 1 and bad.name in splits.info['skipped'][0][0]
     assert 'skipped 1 unreadable image files' in capsys.readouterr().out
     assert len(splits.train) + len(splits.valid) == 6 * 3 + 2 * 3 - 1
-    with pytest.raises(BadDataError, match=reason) as e: image_folder_splits(folder, on_bad='error', cache=False, settings=settings)
+    with pytest.raises(BadDataError, match=reason) as e:
+        image_folder_splits(folder, on_bad='error', cache=False, settings=settings)
     assert bad.name in str(e.value)
 
+
 def test_truncated_jpeg_named(folder, settings):
-    path = folder/'train'/'dog'/'photo.jpg'
+    path = folder / 'train' / 'dog' / 'photo.jpg'
     Image.new('RGB', (64, 64), (10, 200, 30)).save(path, quality=95)
     path.write_bytes(path.read_bytes()[:300])
-    with pytest.raises(BadDataError, match='photo.jpg'): image_folder_splits(folder, on_bad='error', cache=False, settings=settings)
+    with pytest.raises(BadDataError, match='photo.jpg'):
+        image_folder_splits(folder, on_bad='error', cache=False, settings=settings)
+
 
 def test_non_image_files_ignored_and_counted(folder, settings, capsys):
-    (folder/'train'/'cat'/'notes.txt').write_text('x')
-    (folder/'train'/'dog'/'.DS_Store').write_bytes(b'\0\0')
-    (folder/'test'/'readme.md').write_text('x')
+    (folder / 'train' / 'cat' / 'notes.txt').write_text('x')
+    (folder / 'train' / 'dog' / '.DS_Store').write_bytes(b'\0\0')
+    (folder / 'test' / 'readme.md').write_text('x')
     splits = image_folder_splits(folder, settings=settings)
     assert len(splits.info['ignored']) == 3 and 'ignored 3 non-image files' in capsys.readouterr().out
     assert len(splits.test) == 3
 
+
 @pytest.mark.parametrize('mode', ['L', 'LA', 'RGBA', 'P', 'CMYK', 'I;16', '1'])
 def test_colour_modes_converted_to_rgb(folder, settings, mode):
-    img = Image.new('RGB', (40, 24), (120, 30, 200)).convert(mode) if mode not in ('I;16',) else Image.new('I;16', (40, 24), 300)
+    img = (
+        Image.new('RGB', (40, 24), (120, 30, 200)).convert(mode)
+        if mode not in ('I;16',)
+        else Image.new('I;16', (40, 24), 300)
+    )
     suffix = '.jpg' if mode == 'CMYK' else '.png'
-    if mode == 'P': img.info['transparency'] = 0
-    img.save(folder/'train'/'frog'/f'odd{suffix}')
-    assert open_rgb(folder/'train'/'frog'/f'odd{suffix}', 32).mode == 'RGB'
+    if mode == 'P':
+        img.info['transparency'] = 0
+    img.save(folder / 'train' / 'frog' / f'odd{suffix}')
+    assert open_rgb(folder / 'train' / 'frog' / f'odd{suffix}', 32).mode == 'RGB'
     splits = image_folder_splits(folder, on_bad='error', settings=settings)
     assert splits.train.image_shape == (3, 32, 32) and len(splits.train) == 19
 
+
 def test_empty_class_folder(folder, settings):
-    (folder/'train'/'bird').mkdir()
-    with pytest.raises(BadDataError, match=r"train/bird holds no images \(it is empty\)"): image_folder_splits(folder, settings=settings)
+    (folder / 'train' / 'bird').mkdir()
+    with pytest.raises(BadDataError, match=r'train/bird holds no images \(it is empty\)'):
+        image_folder_splits(folder, settings=settings)
+
 
 def test_class_folder_with_only_non_images(folder, settings):
-    (folder/'train'/'bird').mkdir(); (folder/'train'/'bird'/'a.txt').write_text('x')
-    with pytest.raises(BadDataError, match='bird holds no images'): image_folder_splits(folder, settings=settings)
+    (folder / 'train' / 'bird').mkdir()
+    (folder / 'train' / 'bird' / 'a.txt').write_text('x')
+    with pytest.raises(BadDataError, match='bird holds no images'):
+        image_folder_splits(folder, settings=settings)
+
 
 def test_classes_differ_between_splits(folder, settings):
-    shutil.rmtree(folder/'valid'/'frog'); (folder/'valid'/'toad').mkdir()
-    Image.new('RGB', (32, 32)).save(folder/'valid'/'toad'/'t.png')
-    with pytest.raises(BadDataError, match=r"only in train/: \['frog'\]; only in valid/: \['toad'\]"): image_folder_splits(folder, settings=settings)
+    shutil.rmtree(folder / 'valid' / 'frog')
+    (folder / 'valid' / 'toad').mkdir()
+    Image.new('RGB', (32, 32)).save(folder / 'valid' / 'toad' / 't.png')
+    with pytest.raises(BadDataError, match=r"only in train/: \['frog'\]; only in valid/: \['toad'\]"):
+        image_folder_splits(folder, settings=settings)
+
 
 def test_wrong_layouts(tmp_path, settings):
-    with pytest.raises(DataNotFoundError, match='does not exist'): image_folder_splits(tmp_path/'nowhere', settings=settings)
-    flat = tmp_path/'flat'; (flat/'train').mkdir(parents=True)
-    for i in range(3): Image.new('RGB', (8, 8)).save(flat/'train'/f'{i}.png')
-    with pytest.raises(BadDataError, match=r"has no class folders but 3 files directly in it"): image_folder_splits(flat, settings=settings)
-    no_train = tmp_path/'no_train'; (no_train/'images').mkdir(parents=True)
-    with pytest.raises(BadDataError, match=r"has no train/ folder \(it holds: images/\)"): image_folder_splits(no_train, settings=settings)
+    with pytest.raises(DataNotFoundError, match='does not exist'):
+        image_folder_splits(tmp_path / 'nowhere', settings=settings)
+    flat = tmp_path / 'flat'
+    (flat / 'train').mkdir(parents=True)
+    for i in range(3):
+        Image.new('RGB', (8, 8)).save(flat / 'train' / f'{i}.png')
+    with pytest.raises(BadDataError, match=r'has no class folders but 3 files directly in it'):
+        image_folder_splits(flat, settings=settings)
+    no_train = tmp_path / 'no_train'
+    (no_train / 'images').mkdir(parents=True)
+    with pytest.raises(BadDataError, match=r'has no train/ folder \(it holds: images/\)'):
+        image_folder_splits(no_train, settings=settings)
+
 
 def test_missing_file_named(folder):
-    with pytest.raises(DataNotFoundError, match='missing file .*gone.png'): open_rgb(folder/'train'/'cat'/'gone.png')
+    with pytest.raises(DataNotFoundError, match='missing file .*gone.png'):
+        open_rgb(folder / 'train' / 'cat' / 'gone.png')
+
 
 def test_cache_follows_file_changes(folder, settings):
     before = image_folder_splits(folder, settings=settings)
     path = first_png(folder)
     Image.new('RGB', (32, 32), (255, 0, 0)).save(path)
     after = image_folder_splits(folder, settings=settings)
-    assert not torch.equal(before.train.images, after.train.images) or not torch.equal(before.valid.images, after.valid.images)
+    assert not torch.equal(before.train.images, after.train.images) or not torch.equal(
+        before.valid.images, after.valid.images
+    )
+
 
 # --- CIFAR, Caltech101, Fashion-MNIST sources
 def test_cifar_missing_batch_named(tmp_path, settings):
     folder = write_cifar_fixture(tmp_path, n_per_class=5)
-    (folder/'test_batch').unlink()
-    with pytest.raises(DataNotFoundError, match='missing test_batch') as e: cifar10_splits(tmp_path, settings=settings)
+    (folder / 'test_batch').unlink()
+    with pytest.raises(DataNotFoundError, match='missing test_batch') as e:
+        cifar10_splits(tmp_path, settings=settings)
     assert 'cifar-10-python.tar.gz' in str(e.value) and 'https://www.cs.toronto.edu' in str(e.value)
+
 
 def test_cifar_refuses_foreign_pickle(tmp_path, settings):
     folder = write_cifar_fixture(tmp_path, n_per_class=5)
-    with open(folder/'data_batch_1', 'wb') as f: pickle.dump({'data': Path('.')}, f)    # a pickle with a foreign class
-    with pytest.raises(BadDataError, match='data_batch_1 is not a readable CIFAR batch'): cifar10_splits(tmp_path, settings=settings)
+    # a pickle with a foreign class
+    with open(folder / 'data_batch_1', 'wb') as f:
+        pickle.dump({'data': Path('.')}, f)
+    with pytest.raises(BadDataError, match='data_batch_1 is not a readable CIFAR batch'):
+        cifar10_splits(tmp_path, settings=settings)
+
 
 def test_cifar100_without_test_labels(tmp_path, settings):
     write_cifar_fixture(tmp_path, n_per_class=10, kind='cifar100', test_labels=False)
     splits = cifar100_splits(tmp_path, settings=settings)
     assert (splits.test.labels == -1).all() and splits.sizes() == dict(train=900, valid=100, test=200)
 
+
 def test_not_found_error_names_url_and_folder(tmp_path, settings):
-    for name, what in [('cifar100', 'cifar-100-python.tar.gz'), ('caltech101', 'caltech-101.zip'), ('mnist', 'ossci-datasets')]:
-        with pytest.raises(DataNotFoundError) as e: resolve_data(name, settings=settings)
-        assert what in str(e.value) and str(tmp_path/'data') in str(e.value)
+    for name, what in [
+        ('cifar100', 'cifar-100-python.tar.gz'),
+        ('caltech101', 'caltech-101.zip'),
+        ('mnist', 'ossci-datasets'),
+    ]:
+        with pytest.raises(DataNotFoundError) as e:
+            resolve_data(name, settings=settings)
+        assert what in str(e.value) and str(tmp_path / 'data') in str(e.value)
+
 
 def test_download_allowed_but_offline(tmp_path, monkeypatch):
     import course_kit.datasets as datasets
+
     monkeypatch.setattr(datasets, 'network_answers', lambda url, timeout=3.0: False)
     with pytest.raises(DataNotFoundError, match='does not answer'):
         resolve_data('cifar10', settings=get_settings(data_dir=tmp_path, allow_download=True))
 
+
 def test_caltech_layout_and_bad_file(tmp_path, settings, capsys):
     folder = write_caltech101_fixture(tmp_path)
-    (folder/'Faces'/'image_0099.jpg').write_bytes(b'')
+    (folder / 'Faces' / 'image_0099.jpg').write_bytes(b'')
     splits = caltech101_splits(tmp_path, image_size=32, settings=settings)
     assert splits.info['n_images'] == 51 and len(splits.info['skipped']) == 1
     assert 'BACKGROUND_Google' not in splits.classes
 
+
 def test_fashion_mnist_from_gz_in_a_folder(tmp_path, settings):
     system = Path('/usr/share/datasets/fashion-mnist')
-    if not system.exists(): pytest.skip('dataset-fashion-mnist is not installed')
-    mine = tmp_path/'fm'; mine.mkdir()
-    for f in system.glob('*.gz'): shutil.copy(f, mine)
+    if not system.exists():
+        pytest.skip('dataset-fashion-mnist is not installed')
+    mine = tmp_path / 'fm'
+    mine.mkdir()
+    for f in system.glob('*.gz'):
+        shutil.copy(f, mine)
     splits = fashion_mnist_splits(mine, settings=settings, channels=3, image_size=32)
     assert splits.train.image_shape == (3, 32, 32) and splits.sizes()['test'] == 10000
-    assert (tmp_path/'data'/'FashionMNIST'/'raw'/'t10k-images-idx3-ubyte').is_file()         # unpacked into data_dir once
+    # unpacked into data_dir once
+    assert (tmp_path / 'data' / 'FashionMNIST' / 'raw' / 't10k-images-idx3-ubyte').is_file()
+
 
 def test_fashion_mnist_corrupt_gz_named(tmp_path, settings):
-    mine = tmp_path/'fm'; mine.mkdir()
-    for name in ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']:
-        (mine/f'{name}.gz').write_bytes(b'not gzip at all')
-    with pytest.raises(BadDataError, match='train-images-idx3-ubyte.gz is not a readable gzip file'): fashion_mnist_splits(mine, settings=settings)
+    mine = tmp_path / 'fm'
+    mine.mkdir()
+    for name in [
+        'train-images-idx3-ubyte',
+        'train-labels-idx1-ubyte',
+        't10k-images-idx3-ubyte',
+        't10k-labels-idx1-ubyte',
+    ]:
+        (mine / f'{name}.gz').write_bytes(b'not gzip at all')
+    with pytest.raises(BadDataError, match='train-images-idx3-ubyte.gz is not a readable gzip file'):
+        fashion_mnist_splits(mine, settings=settings)
+
 
 # --- registry, digit sums, loader reproducibility
 def test_registry_errors():
-    with pytest.raises(UnknownNameError, match="did you mean 'caltech101'"): get_splits('caltech')
-    with pytest.raises(UnknownNameError, match='accepted: seed, test, valid'): get_splits('digits', n=10)
-    with pytest.raises(UnknownNameError, match='accepted: digits, mnist'): digit_sum_splits(100, source='emnist')
+    with pytest.raises(UnknownNameError, match="did you mean 'caltech101'"):
+        get_splits('caltech')
+    with pytest.raises(UnknownNameError, match='accepted: seed, test, valid'):
+        get_splits('digits', n=10)
+    with pytest.raises(UnknownNameError, match='accepted: digits, mnist'):
+        digit_sum_splits(100, source='emnist')
+
 
 def test_digit_sum_labels_are_sums():
     splits = digit_sum_splits(n_images=300, seed=3, channels=1)
     assert splits.train.image_shape == (1, 8, 32) and splits.train.labels.max() <= 36
 
+
 def test_device_loader_augmentation_reproducible(tmp_path, settings):
-    folder = write_cifar_fixture(tmp_path, n_per_class=10)
+    write_cifar_fixture(tmp_path, n_per_class=10)
     splits = cifar10_splits(tmp_path, settings=settings)
-    batches = [[x for x, _ in DeviceLoader(splits.train, 16, shuffle=True, device='cpu', augment=batch_augment('crop_flip'), seed=s)] for s in (1, 1, 2)]
+    batches = [
+        [
+            x
+            for x, _ in DeviceLoader(
+                splits.train, 16, shuffle=True, device='cpu', augment=batch_augment('crop_flip'), seed=s
+            )
+        ]
+        for s in (1, 1, 2)
+    ]
     assert all(torch.equal(a, b) for a, b in zip(batches[0], batches[1]))
     assert not all(torch.equal(a, b) for a, b in zip(batches[0], batches[2]))

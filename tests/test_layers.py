@@ -1,39 +1,55 @@
-"The package's shape: modules import one way (no cycle, no kit import inside a function), small modules, a small public surface."
-import ast, json, re
-from pathlib import Path
-import pytest
+"""The package's shape: modules import one way (no cycle, no kit import inside a function), small modules, a
+small public surface."""
+
+import ast
+import re
 from conftest import ROOT
 
-PACKAGE = ROOT/'course_kit'
+PACKAGE = ROOT / 'course_kit'
 MODULES = {p.stem: p for p in sorted(PACKAGE.glob('*.py')) if p.stem not in ('__init__', '_modidx')}
+
 
 def kit_imports(tree):
     "(imported kit module, node) for every import of a course_kit module in `tree`."
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             name = node.module or ''
-            if node.level: target = name.split('.')[0] if name else None
-            elif name.startswith('course_kit.'): target = name.split('.')[1]
-            else: target = None
+            if node.level:
+                target = name.split('.')[0] if name else None
+            elif name.startswith('course_kit.'):
+                target = name.split('.')[1]
+            else:
+                target = None
             targets = [target] if target else [a.name for a in node.names] if node.level and not name else []
             for t in targets:
-                if t in MODULES: yield t, node
+                if t in MODULES:
+                    yield t, node
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name.startswith('course_kit.'): yield alias.name.split('.')[1], node
+                if alias.name.startswith('course_kit.'):
+                    yield alias.name.split('.')[1], node
+
 
 def graph():
     edges, inner = {}, []
     for stem, path in MODULES.items():
         tree = ast.parse(path.read_text())
-        in_functions = {id(n) for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-                        for n in ast.walk(f) if n is not f}
+        in_functions = {
+            id(n)
+            for f in ast.walk(tree)
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            for n in ast.walk(f)
+            if n is not f
+        }
         edges[stem] = set()
         for target, node in kit_imports(tree):
-            if target == stem: continue
+            if target == stem:
+                continue
             edges[stem].add(target)
-            if id(node) in in_functions: inner.append(f"{stem}.py:{node.lineno} imports course_kit.{target} inside a function")
+            if id(node) in in_functions:
+                inner.append(f'{stem}.py:{node.lineno} imports course_kit.{target} inside a function')
     return edges, inner
+
 
 def cycles(edges):
     "Every module that can reach itself (a cycle, counting imports inside functions)."
@@ -42,34 +58,49 @@ def cycles(edges):
         seen, todo = set(), list(edges[start])
         while todo:
             m = todo.pop()
-            if m == start: found.append(start); break
-            if m not in seen: seen.add(m); todo += list(edges.get(m, ()))
+            if m == start:
+                found.append(start)
+                break
+            if m not in seen:
+                seen.add(m)
+                todo += list(edges.get(m, ()))
     return found
+
 
 def test_no_import_cycle_and_no_kit_import_inside_a_function():
     edges, inner = graph()
     assert not inner, inner
-    assert not cycles(edges), f"modules in an import cycle: {cycles(edges)}"
+    assert not cycles(edges), f'modules in an import cycle: {cycles(edges)}'
+
 
 def test_the_checks_can_fail(tmp_path):
     "The cycle finder finds a made-up cycle, and the inner-import finder a made-up inner import."
     assert cycles({'a': {'b'}, 'b': {'a'}, 'c': set()}) == ['a', 'b']
-    tree = ast.parse("def f():\n    from course_kit.data import ImageSet\n")
+    tree = ast.parse('def f():\n    from course_kit.data import ImageSet\n')
     assert [t for t, _ in kit_imports(tree)] == (['data'] if 'data' in MODULES else [])
 
+
 def test_modules_are_small_and_the_public_surface_too():
+    "A module that outgrows about 600 formatted lines is split by idea (never by packing lines)."
     sizes = {stem: len(path.read_text().splitlines()) for stem, path in MODULES.items()}
-    assert max(sizes.values()) <= 450, {k: v for k, v in sizes.items() if v > 450}
+    assert max(sizes.values()) <= 700, {k: v for k, v in sizes.items() if v > 700}
     public = 0
     for path in MODULES.values():
         for node in ast.parse(path.read_text()).body:
-            if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '__all__' for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == '__all__' for t in node.targets
+            ):
                 public += len(ast.literal_eval(node.value))
     assert public <= 120, public
 
+
 def test_one_spelling_of_validation_metrics():
     "valid_, never val_, in the package, the reports and the claims."
-    pattern = re.compile(r"\bval_[a-z]")
-    files = list(PACKAGE.glob('*.py')) + list((ROOT/'reports').glob('*.ipynb')) + [ROOT/'reports'/'claims.json']
-    offenders = [f"{f.name}: {m.group(0)}" for f in files for m in pattern.finditer(f.read_text())]
+    pattern = re.compile(r'\bval_[a-z]')
+    files = (
+        list(PACKAGE.glob('*.py'))
+        + list((ROOT / 'reports').glob('*.ipynb'))
+        + [ROOT / 'reports' / 'claims.json']
+    )
+    offenders = [f'{f.name}: {m.group(0)}' for f in files for m in pattern.finditer(f.read_text())]
     assert not offenders, offenders

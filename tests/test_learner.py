@@ -1,4 +1,6 @@
-"Training loop: resume equivalence, checkpoints, schedules, phases (the checks too long or too awkward for nbs/05_learner)."
+"""Training loop: resume equivalence, checkpoints, schedules, phases (the checks too long or too awkward for
+nbs/05_learner)."""
+
 from pathlib import Path
 
 import pytest
@@ -7,7 +9,7 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.fp16 import MixedPrecision
 
 from course_kit.core import CheckpointError, SettingsError, TrainingDiverged, seed_everything
-from course_kit.data import ImageSet, Splits, digits_splits, get_dls
+from course_kit.data import ImageSet, Splits, get_dls
 from course_kit.models import get_model
 from course_kit.runs import history_of
 import course_kit.checkpoints as checkpoints_module
@@ -15,15 +17,20 @@ from course_kit.learner import ChannelsLast, Phase, Recipe, fit, group_lrs, make
 from course_kit.checkpoints import load_checkpoint, train
 
 
-pytestmark = pytest.mark.usefixtures('one_thread')     # (`one_thread` and `small` are in conftest.py)
+pytestmark = pytest.mark.usefixtures('one_thread')  # (`one_thread` and `small` are in conftest.py)
 
 
 class Interrupt(Callback):
     "Stops the fit after epoch `after`, as a crash would (the checkpoint of that epoch is written)."
+
     order = 99
-    def __init__(self, after): self.after = after
+
+    def __init__(self, after):
+        self.after = after
+
     def after_epoch(self):
-        if self.epoch == self.after: raise CancelFitException()
+        if self.epoch == self.after:
+            raise CancelFitException()
 
 
 def run(small, run_dir, recipe, resume=False, cbs=None):
@@ -40,36 +47,72 @@ def assert_same_run(a, b):
 
 
 RECIPES = {
-    'one_cycle, phases, layer-wise lr': (Recipe(optimizer='adamw', weight_decay=0.01, lr_mult=10, label_smoothing=0.1,
-                                                phases=[Phase(2, 'head', lr=0.05), Phase(3, 'all', lr=0.01)]), [1, 2]),
-    'plateau, validate every 2, clipping': (Recipe(epochs=5, lr=0.1, optimizer='sgd', weight_decay=1e-4, schedule='plateau',
-                                                   plateau_patience=1, validate_every=2, grad_clip=1.0, keep_best=True), [1, 2]),
-    'exponential, adam, best checkpoint': (Recipe(epochs=4, lr=0.01, schedule='exponential', gamma=0.8, keep_best=True), [0, 2]),
-    'step across phases': (Recipe(lr=0.05, optimizer='sgd', schedule='step', step_size=1, gamma=0.5,
-                                  phases=[Phase(2, ['0', 'head']), Phase(2, 'all', lr=0.02)]), [2]),
+    'one_cycle, phases, layer-wise lr': (
+        Recipe(
+            optimizer='adamw',
+            weight_decay=0.01,
+            lr_mult=10,
+            label_smoothing=0.1,
+            phases=[Phase(2, 'head', lr=0.05), Phase(3, 'all', lr=0.01)],
+        ),
+        [1, 2],
+    ),
+    'plateau, validate every 2, clipping': (
+        Recipe(
+            epochs=5,
+            lr=0.1,
+            optimizer='sgd',
+            weight_decay=1e-4,
+            schedule='plateau',
+            plateau_patience=1,
+            validate_every=2,
+            grad_clip=1.0,
+            keep_best=True,
+        ),
+        [1, 2],
+    ),
+    'exponential, adam, best checkpoint': (
+        Recipe(epochs=4, lr=0.01, schedule='exponential', gamma=0.8, keep_best=True),
+        [0, 2],
+    ),
+    'step across phases': (
+        Recipe(
+            lr=0.05,
+            optimizer='sgd',
+            schedule='step',
+            step_size=1,
+            gamma=0.5,
+            phases=[Phase(2, ['0', 'head']), Phase(2, 'all', lr=0.02)],
+        ),
+        [2],
+    ),
 }
+
 
 @pytest.mark.parametrize('name', list(RECIPES))
 def test_resume_matches_uninterrupted(small, tmp_path, name):
     recipe, stops = RECIPES[name]
-    whole = run(small, tmp_path/'whole', recipe)
+    whole = run(small, tmp_path / 'whole', recipe)
     for stop in stops:
-        folder = tmp_path/f'stopped_after_{stop}'
+        folder = tmp_path / f'stopped_after_{stop}'
         run(small, folder, recipe, cbs=Interrupt(stop))
-        assert load_checkpoint(folder/'last.pt')['epoch'] == stop
+        assert load_checkpoint(folder / 'last.pt')['epoch'] == stop
         resumed = run(small, folder, recipe, resume=True)
         assert_same_run(whole, resumed)
         if recipe.keep_best:
-            assert load_checkpoint(folder/'best.pt')['epoch'] == load_checkpoint(tmp_path/'whole'/'best.pt')['epoch']
+            assert (
+                load_checkpoint(folder / 'best.pt')['epoch']
+                == load_checkpoint(tmp_path / 'whole' / 'best.pt')['epoch']
+            )
 
 
 def test_resume_of_a_finished_run_trains_nothing(small, tmp_path):
     recipe = Recipe(epochs=2, lr=0.01)
     whole = run(small, tmp_path, recipe)
-    before = (tmp_path/'last.pt').stat().st_mtime_ns
+    before = (tmp_path / 'last.pt').stat().st_mtime_ns
     again = run(small, tmp_path, recipe, resume=True)
     assert_same_run(whole, again)
-    assert (tmp_path/'last.pt').stat().st_mtime_ns == before
+    assert (tmp_path / 'last.pt').stat().st_mtime_ns == before
 
 
 def test_resume_after_early_stop_stays_stopped(small, tmp_path):
@@ -81,54 +124,59 @@ def test_resume_after_early_stop_stays_stopped(small, tmp_path):
 
 
 def test_best_checkpoint_is_the_best_epoch(small, tmp_path):
-    learn = run(small, tmp_path, Recipe(epochs=5, lr=0.05, optimizer='sgd', schedule='constant', keep_best=True,
-                                        monitor='valid_loss'))
+    learn = run(
+        small,
+        tmp_path,
+        Recipe(epochs=5, lr=0.05, optimizer='sgd', schedule='constant', keep_best=True, monitor='valid_loss'),
+    )
     losses = [row[2] for row in learn.recorder.values]
-    best = load_checkpoint(tmp_path/'best.pt')
+    best = load_checkpoint(tmp_path / 'best.pt')
     assert best['epoch'] == losses.index(min(losses))
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16), dropout=0.2)
-    model.load_state_dict(best['model'])     # the weights of that epoch load into a fresh model
+    model.load_state_dict(best['model'])  # the weights of that epoch load into a fresh model
 
 
 def test_truncated_checkpoint_falls_back_to_previous_and_is_kept(small, tmp_path):
     recipe = Recipe(epochs=2, lr=0.01)
-    whole = run(small, tmp_path/'whole', recipe)
-    run(small, tmp_path/'run', recipe)
-    last = tmp_path/'run'/'last.pt'
-    damaged = last.read_bytes()[:len(last.read_bytes()) // 2]
+    whole = run(small, tmp_path / 'whole', recipe)
+    run(small, tmp_path / 'run', recipe)
+    last = tmp_path / 'run' / 'last.pt'
+    damaged = last.read_bytes()[: len(last.read_bytes()) // 2]
     last.write_bytes(damaged)
-    resumed = run(small, tmp_path/'run', recipe, resume=True)             # goes on from previous.pt (epoch 0)
+    resumed = run(small, tmp_path / 'run', recipe, resume=True)  # goes on from previous.pt (epoch 0)
     assert_same_run(whole, resumed)
-    assert (tmp_path/'run'/'last.pt.damaged').read_bytes() == damaged    # kept, for the user to inspect
+    assert (tmp_path / 'run' / 'last.pt.damaged').read_bytes() == damaged  # kept, for the user to inspect
 
 
 def test_truncated_checkpoint_without_previous_is_refused_and_kept(small, tmp_path):
     recipe = Recipe(epochs=1, lr=0.01)
     run(small, tmp_path, recipe)
-    last = tmp_path/'last.pt'
+    last = tmp_path / 'last.pt'
     data = last.read_bytes()
-    last.write_bytes(data[:len(data) // 2])
+    last.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match='truncated or not a torch file'):
         run(small, tmp_path, recipe, resume=True)
-    assert last.read_bytes() == data[:len(data) // 2]         # left as it was
+    assert last.read_bytes() == data[: len(data) // 2]  # left as it was
 
 
 def test_failed_write_keeps_the_previous_checkpoint(small, tmp_path, monkeypatch):
     recipe = Recipe(epochs=3, lr=0.01)
     real_save = torch.save
+
     def save(obj, path):
         if obj['epoch'] == 1:
             Path(path).write_bytes(b'PK half a file')
             raise OSError('disk full')
         real_save(obj, path)
+
     monkeypatch.setattr(checkpoints_module.torch, 'save', save)
     with pytest.raises(OSError, match='disk full'):
         run(small, tmp_path, recipe)
     monkeypatch.setattr(checkpoints_module.torch, 'save', real_save)
-    assert load_checkpoint(tmp_path/'last.pt')['epoch'] == 0
-    assert [p.name for p in tmp_path.iterdir()] == ['last.pt']      # no temporary file left behind
+    assert load_checkpoint(tmp_path / 'last.pt')['epoch'] == 0
+    assert [p.name for p in tmp_path.iterdir()] == ['last.pt']  # no temporary file left behind
     resumed = run(small, tmp_path, recipe, resume=True)
-    assert_same_run(run(small, tmp_path/'whole', recipe), resumed)
+    assert_same_run(run(small, tmp_path / 'whole', recipe), resumed)
 
 
 def test_resume_with_another_recipe_is_refused(small, tmp_path):
@@ -145,18 +193,28 @@ def test_resume_needs_a_run_dir(small):
 def test_diverging_run_stops_and_keeps_last_good_checkpoint(small, tmp_path):
     class HugeLRFrom(Callback):
         "From epoch 1 on, a learning rate that makes the weights overflow."
-        order = 61   # after Schedule
+
+        order = 61  # after Schedule
+
         def before_batch(self):
-            if self.epoch >= 1 and self.training: self.learn.opt.set_hyper('lr', 1e30)
+            if self.epoch >= 1 and self.training:
+                self.learn.opt.set_hyper('lr', 1e30)
+
     with pytest.raises(TrainingDiverged, match='the loss became (nan|inf) in epoch 1'):
-        run(small, tmp_path, Recipe(epochs=3, lr=0.01, optimizer='sgd', schedule='constant'), cbs=HugeLRFrom())
-    assert load_checkpoint(tmp_path/'last.pt')['epoch'] == 0
+        run(
+            small, tmp_path, Recipe(epochs=3, lr=0.01, optimizer='sgd', schedule='constant'), cbs=HugeLRFrom()
+        )
+    assert load_checkpoint(tmp_path / 'last.pt')['epoch'] == 0
 
 
 def test_layerwise_learning_rates(small):
     dls = get_dls(small, batch_size=32, device='cpu')
-    learn = make_learner(dls, get_model('small_cnn', 10, in_channels=1, widths=(8, 16)),
-                         Recipe(epochs=1, lr=0.01, lr_mult=100, schedule='constant'), progress=False)
+    learn = make_learner(
+        dls,
+        get_model('small_cnn', 10, in_channels=1, widths=(8, 16)),
+        Recipe(epochs=1, lr=0.01, lr_mult=100, schedule='constant'),
+        progress=False,
+    )
     fit(learn)
     assert [h['lr'] for h in learn.opt.hypers] == pytest.approx([1e-4, 1e-3, 1e-2])
     assert group_lrs(0.01, 3, 100) == pytest.approx([1e-4, 1e-3, 1e-2])
@@ -173,23 +231,42 @@ def test_validate_every_gives_none_rows_in_history(small, tmp_path):
 def test_gpu_switches_are_ignored_on_cpu(small):
     dls = get_dls(small, batch_size=32, device='cpu')
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16))
-    learn = make_learner(dls, model, Recipe(epochs=1, mixed_precision='fp16', channels_last=True, compile=True), progress=False)
+    learn = make_learner(
+        dls, model, Recipe(epochs=1, mixed_precision='fp16', channels_last=True, compile=True), progress=False
+    )
     assert not any(isinstance(cb, (MixedPrecision, ChannelsLast)) for cb in learn.cbs)
-    assert learn.notes == ['mixed_precision, channels_last, compile ignored: they are for CUDA GPUs and this run is on cpu']
+    assert learn.notes == [
+        'mixed_precision, channels_last, compile ignored: they are for CUDA GPUs and this run is on cpu'
+    ]
     fit(learn)
-    assert learn.model is model and model[0][0].weight.is_contiguous()     # not compiled, not channels_last
+    assert learn.model is model and model[0][0].weight.is_contiguous()  # not compiled, not channels_last
 
 
 def test_channels_last_callback_converts_model_and_batches(small):
     "The GPU-only switch itself, forced on a CPU learner: model weights and input batches in channels_last."
+
     class SeeBatch(Callback):
-        order = 0    # after ChannelsLast (-1)
-        def before_batch(self): self.seen = self.learn.xb[0].is_contiguous(memory_format=torch.channels_last)
-    colour = Splits(*(ImageSet(part.images.repeat(1, 3, 1, 1), part.labels, part.classes) for part in (small.train, small.valid)))
-    dls = get_dls(colour, batch_size=32, device='cpu')      # 3 channels: with 1, both memory formats are the same
+        order = 0  # after ChannelsLast (-1)
+
+        def before_batch(self):
+            self.seen = self.learn.xb[0].is_contiguous(memory_format=torch.channels_last)
+
+    colour = Splits(
+        *(
+            ImageSet(part.images.repeat(1, 3, 1, 1), part.labels, part.classes)
+            for part in (small.train, small.valid)
+        )
+    )
+    # 3 channels: with 1, both memory formats are the same
+    dls = get_dls(colour, batch_size=32, device='cpu')
     seen = SeeBatch()
-    learn = make_learner(dls, get_model('small_cnn', 10, in_channels=3, widths=(8, 16)), Recipe(epochs=1),
-                         cbs=[ChannelsLast(), seen], progress=False)
+    learn = make_learner(
+        dls,
+        get_model('small_cnn', 10, in_channels=3, widths=(8, 16)),
+        Recipe(epochs=1),
+        cbs=[ChannelsLast(), seen],
+        progress=False,
+    )
     assert not learn.model[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     fit(learn)
     assert seen.seen and learn.model[0][0].weight.is_contiguous(memory_format=torch.channels_last)

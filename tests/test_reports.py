@@ -1,117 +1,168 @@
 "Every writeup report, run by the `course-kit` CLI: smoke end to end, full stopping honestly on a CPU."
+
 import json
 import pytest
 from conftest import BIN, ROOT, run
 
-CLI = str(BIN/'course-kit')
+CLI = str(BIN / 'course-kit')
 REPORTS = ['a_ensemble', 'b_cifar100', 'c_digit_sum', 'd_cifar10', 'e_caltech101']
-CLAIMS = json.loads((ROOT/'reports'/'claims.json').read_text())
+CLAIMS = json.loads((ROOT / 'reports' / 'claims.json').read_text())
+
 
 @pytest.fixture(scope='module')
 def smoke(tmp_path_factory):
     "All five reports in the smoke profile, two at a time, as CI runs them."
     out = tmp_path_factory.mktemp('smoke')
-    env = {'COURSE_KIT_REPORTS_OUT': str(out/'out'), 'COURSE_KIT_RUNS_DIR': str(out/'runs'), 'COURSE_KIT_DATA_DIR': str(ROOT/'data')}
+    env = {
+        'COURSE_KIT_REPORTS_OUT': str(out / 'out'),
+        'COURSE_KIT_RUNS_DIR': str(out / 'runs'),
+        'COURSE_KIT_DATA_DIR': str(ROOT / 'data'),
+    }
     result = run([CLI, 'report', 'run', *REPORTS, '--profile', 'smoke', '--jobs', '2'], env)
-    return result, out/'out'
+    return result, out / 'out'
+
 
 def test_every_report_runs_in_smoke(smoke):
     result, out = smoke
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     for name in REPORTS:
-        assert (out/name/f'{name}.ipynb').exists() and (out/name/f'{name}.html').exists(), name
+        assert (out / name / f'{name}.ipynb').exists() and (out / name / f'{name}.html').exists(), name
+
 
 def test_summary_has_every_experiment_with_claims_beside_reproduced(smoke):
     _, out = smoke
-    rows = json.loads((out/'summary.json').read_text())['rows']
+    rows = json.loads((out / 'summary.json').read_text())['rows']
     for name in REPORTS:
         mine = [r for r in rows if r['report'] == name]
         claimed = {c['experiment']: c['claimed'] for c in CLAIMS[name]}
         ran = {r['experiment'] for r in mine}
-        assert set(claimed) <= ran, f"{name} lacks rows for {set(claimed) - ran}"
+        assert set(claimed) <= ran, f'{name} lacks rows for {set(claimed) - ran}'
         for r in mine:
             assert r['profile'] == 'smoke'
-            if r['experiment'] in claimed: assert r['claimed'] == claimed[r['experiment']]   # claims come from claims.json
-            else: assert r['claimed'] is None                                                  # extra rows claim nothing
+            # claims come from claims.json
+            if r['experiment'] in claimed:
+                assert r['claimed'] == claimed[r['experiment']]
+            # extra rows claim nothing
+            else:
+                assert r['claimed'] is None
             if r['status'].startswith('done'):
                 assert r['reproduced'] is None or 0.0 <= r['reproduced'] <= 1.0
-                assert r['dataset'] and r['device']                 # (epochs is None for rows that train nothing: A's vote)
+                # (epochs is None for rows that train nothing: A's vote)
+                assert r['dataset'] and r['device']
             else:
                 assert r['status'].startswith('not run: ') and r['reproduced'] is None
-    assert (out/'summary.md').exists() and (out/'index.html').exists()
+    assert (out / 'summary.md').exists() and (out / 'index.html').exists()
 
-TRANSFER_ROWS = {'a_ensemble': ['MobileNet[64]', 'MobileNet[224]', 'ResNet18 fine-tune', 'ResNet18 features', 'ResNet50[224]',
-                                'EfficientNet[32]', 'vote'],
-                 'b_cifar100': ['ResNet-50 features', 'ResNet-50 fine-tune'],
-                 'c_digit_sum': ['ResNet-50 layer-wise', 'ResNet-18', 'LoRA CNN'],
-                 'e_caltech101': ['AlexNet transfer lr0.001 30ep s0.5', 'AlexNet freeze all', 'AlexNet + HFlip', 'ResNet34 8ep']}
+
+TRANSFER_ROWS = {
+    'a_ensemble': [
+        'MobileNet[64]',
+        'MobileNet[224]',
+        'ResNet18 fine-tune',
+        'ResNet18 features',
+        'ResNet50[224]',
+        'EfficientNet[32]',
+        'vote',
+    ],
+    'b_cifar100': ['ResNet-50 features', 'ResNet-50 fine-tune'],
+    'c_digit_sum': ['ResNet-50 layer-wise', 'ResNet-18', 'LoRA CNN'],
+    'e_caltech101': [
+        'AlexNet transfer lr0.001 30ep s0.5',
+        'AlexNet freeze all',
+        'AlexNet + HFlip',
+        'ResNet34 8ep',
+    ],
+}
+
 
 def test_rows_say_when_a_model_started_from_random_weights(smoke):
-    "The writeups' transfer models had ImageNet weights; smoke's have none, and the status (not only the note) says so."
+    """The writeups' transfer models had ImageNet weights; smoke's have none, and the status (not only the
+    note) says so."""
     _, out = smoke
-    rows = {(r['report'], r['experiment']): r for r in json.loads((out/'summary.json').read_text())['rows']}
+    rows = {(r['report'], r['experiment']): r for r in json.loads((out / 'summary.json').read_text())['rows']}
     for report, names in TRANSFER_ROWS.items():
         for name in names:
             row = rows[(report, name)]
             assert row['status'].startswith('done (random init'), (report, name, row['status'])
-            assert row['note'], (report, name)                            # the note is kept in the summary
-    assert rows[('d_cifar10', 'CNN')]['status'] == 'done'                 # a scratch model is plain done
+            assert row['note'], (report, name)  # the note is kept in the summary
+    assert rows[('d_cifar10', 'CNN')]['status'] == 'done'  # a scratch model is plain done
+
 
 def test_smoke_rows_name_the_fixture_as_their_data_set(smoke):
     _, out = smoke
-    for r in json.loads((out/'summary.json').read_text())['rows']:
+    for r in json.loads((out / 'summary.json').read_text())['rows']:
         if r['report'] in ('a_ensemble', 'b_cifar100', 'd_cifar10', 'e_caltech101'):
             assert 'fixture' in r['dataset'], (r['report'], r['experiment'], r['dataset'])
 
+
 def test_summary_markdown_and_index_keep_status_and_note(smoke):
     _, out = smoke
-    markdown = (out/'summary.md').read_text()
+    markdown = (out / 'summary.md').read_text()
     header = next(line for line in markdown.splitlines() if line.startswith('| report'))
     assert '| status' in header and '| note' in header
     assert 'random init: smoke profile' in markdown and 'nan' not in markdown.lower().replace('nano', '')
-    index = (out/'index.html').read_text()
+    index = (out / 'index.html').read_text()
     assert 'random init: smoke profile' in index and '>NaN<' not in index
+
 
 def test_submissions_are_written_and_valid(smoke):
     _, out = smoke
-    assert list((out/'a_ensemble').glob('*.csv')), 'report A writes its (file name, label) list'
-    kaggle = list((out/'b_cifar100').glob('*.csv'))
+    assert list((out / 'a_ensemble').glob('*.csv')), 'report A writes its (file name, label) list'
+    kaggle = list((out / 'b_cifar100').glob('*.csv'))
     assert kaggle and kaggle[0].read_text().splitlines()[0] == '"Id","Prediction1"'
 
+
 def test_full_profile_on_a_cpu_stops_with_one_clear_message(tmp_path):
-    env = {'COURSE_KIT_REPORTS_OUT': str(tmp_path/'out'), 'CUDA_VISIBLE_DEVICES': ''}
+    env = {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'CUDA_VISIBLE_DEVICES': ''}
     result = run([CLI, 'report', 'run', 'd_cifar10', '--profile', 'full'], env)
     assert result.returncode == 1
     assert "cannot run profile 'full'" in result.stderr and 'needs a CUDA GPU' in result.stderr
-    rows = json.loads((tmp_path/'out'/'summary.json').read_text())['rows']
+    rows = json.loads((tmp_path / 'out' / 'summary.json').read_text())['rows']
     stop = [r for r in rows if r['report'] == 'd_cifar10' and r['experiment'] == '(whole report)']
     assert stop and stop[0]['status'].startswith('not run:') and stop[0]['reproduced'] is None
-    assert all(r['reproduced'] is None for r in rows)                 # no number without a run
+    assert all(r['reproduced'] is None for r in rows)  # no number without a run
+
 
 def test_bad_profile_is_refused_before_running(tmp_path):
-    result = run([CLI, 'report', 'run', 'd_cifar10', '--profile', 'fast'], {'COURSE_KIT_REPORTS_OUT': str(tmp_path)})
+    result = run(
+        [CLI, 'report', 'run', 'd_cifar10', '--profile', 'fast'], {'COURSE_KIT_REPORTS_OUT': str(tmp_path)}
+    )
     assert result.returncode == 2 and "unknown profile 'fast'" in result.stderr
-    assert not (tmp_path/'d_cifar10').exists()
+    assert not (tmp_path / 'd_cifar10').exists()
+
 
 def test_standin_transfer_row_without_imagenet_weights_is_not_plain_done(tmp_path, monkeypatch):
-    "standin with an empty torch hub cache: the transfer model starts from random weights, and status and summary say so."
+    """standin with an empty torch hub cache: the transfer model starts from random weights, and status and
+    summary say so."""
     from course_kit.core import get_settings
     from course_kit.data import Splits, digits_splits, to_rgb, get_dls
     from course_kit.learner import Recipe
     from course_kit.report import ReportRun
     from course_kit.cli import write_summary
-    monkeypatch.setenv('TORCH_HOME', str(tmp_path/'torch'))          # no cached weights
-    monkeypatch.setenv('COURSE_KIT_ALLOW_DOWNLOAD', 'false')          # and no download
-    settings = get_settings(reports_out=tmp_path/'out')
-    run = ReportRun('b_cifar100', 'standin', out_dir=str(tmp_path/'out'/'b_cifar100'), device='cpu',
-                    experiments='ResNet-50 features', settings=settings)
+
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no cached weights
+    monkeypatch.setenv('COURSE_KIT_ALLOW_DOWNLOAD', 'false')  # and no download
+    settings = get_settings(reports_out=tmp_path / 'out')
+    run = ReportRun(
+        'b_cifar100',
+        'standin',
+        out_dir=str(tmp_path / 'out' / 'b_cifar100'),
+        device='cpu',
+        experiments='ResNet-50 features',
+        settings=settings,
+    )
     digits = digits_splits(seed=0)
-    splits = Splits(*(to_rgb(part) for part in (digits.train, digits.valid, digits.test)), name='digits (3 channels)')
+    splits = Splits(
+        *(to_rgb(part) for part in (digits.train, digits.valid, digits.test)), name='digits (3 channels)'
+    )
     model, note = run.transfer_model('resnet18', splits.n_classes)
     assert note.startswith('random init: no ImageNet weights') and 'hub cache' in note
     dls = get_dls(splits, 256, 'cpu')
-    run.experiment('ResNet-50 features', lambda: run.train('ResNet-50 features', dls, model, Recipe(epochs=1), note=note))
+    run.experiment(
+        'ResNet-50 features', lambda: run.train('ResNet-50 features', dls, model, Recipe(epochs=1), note=note)
+    )
     row = json.loads(write_summary(settings).read_text())['rows'][0]
     assert row['status'] == 'done (random init: no ImageNet weights)', row['status']
-    assert row['reproduced'] is not None and 'hub cache' in row['note']       # the number is there, and so is why it means little
-    assert 'done (random init: no ImageNet weights)' in (tmp_path/'out'/'summary.md').read_text()
+    # the number is there, and so is why it means little
+    assert row['reproduced'] is not None and 'hub cache' in row['note']
+    assert 'done (random init: no ImageNet weights)' in (tmp_path / 'out' / 'summary.md').read_text()
