@@ -26,7 +26,7 @@ from course_kit.models import get_model
 from course_kit.data import ImageSet, DeviceLoader, Splits, get_dls
 from course_kit.augment import batch_augment
 from course_kit.learner import make_learner, fit
-from course_kit.experiments import fast_recipe, FAST_WIDTHS
+from course_kit.training import fast_recipe, FAST_WIDTHS
 from fastai.callback.core import Callback
 
 # Dense bf16 tensor-core peaks from the vendors' data sheets, TFLOP/s (no sparsity). First match wins.

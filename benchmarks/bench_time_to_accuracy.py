@@ -49,7 +49,7 @@ from course_kit.datasets import fashion_mnist_splits, cifar10_splits
 from course_kit.augment import batch_augment
 from course_kit.models import get_model
 from course_kit.learner import make_learner, fit
-from course_kit.experiments import fast_recipe, channel_stats, FAST_WIDTHS
+from course_kit.training import fast_recipe, channel_stats, FAST_WIDTHS
 from course_kit.evaluate import tta_predictions
 
 

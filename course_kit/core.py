@@ -7,15 +7,18 @@ Docs: https://course-kit.github.io/course_kit/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #06c5e99f
 from __future__ import annotations
+import ast
 import configparser
 import difflib
 import json
 import os
 import platform
 import random
+import socket
 import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import torch
@@ -23,9 +26,11 @@ import torchvision
 from IPython.display import display
 
 # %% auto #0
-__all__ = ['CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError', 'UnknownNameError',
-           'CheckpointError', 'TrainingDiverged', 'Settings', 'get_settings', 'seed_everything', 'get_device',
-           'environment', 'save_json', 'check']
+__all__ = ['ACCEPTS', 'CHECK_MIME', 'CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError',
+           'WeightsNotFoundError', 'UnknownNameError', 'CheckpointError', 'TrainingDiverged', 'unknown_name',
+           'parse_value', 'check_count', 'Settings', 'get_settings', 'seed_everything', 'get_device', 'kit_path',
+           'device_name', 'environment', 'fsync', 'atomic_write', 'save_json', 'writable_folder', 'network_answers',
+           'in_notebook', 'show_check', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings(
@@ -45,8 +50,8 @@ class CourseKitError(Exception):
     def __init__(
         self,
         message: str,  # what went wrong
-        fix: str = '',
-    ):  # what the user should do about it
+        fix: str = '',  # what the user should do about it
+    ):
         self.message = message
         self.fix = fix
         super().__init__(message + (f'\n  -> {fix}' if fix else ''))
@@ -111,8 +116,6 @@ def parse_value(
     fix: str = '',  # extra advice for the error (e.g. the other parameters)
 ):
     "`text` as a value of type `kind`, or a `SettingsError` naming `name` and what it accepts."
-    import ast
-
     if not isinstance(text, str):
         return Path(text) if kind == 'Path' else text
     value = text.strip()
@@ -248,8 +251,8 @@ def seed_everything(
     return seed
 
 # %% ../nbs/00_core.ipynb #50f4f0dc
-# 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' (default: the `device` setting)
 def get_device(
+    # 'auto', 'cpu', 'cuda', 'cuda:1', 'mps' (default: the `device` setting)
     device: str | torch.device | None = None,
 ) -> torch.device:
     "The torch device to use: `auto` picks cuda, then mps, then cpu."
@@ -367,8 +370,39 @@ def save_json(obj, path: Path | str) -> Path:
     text = json.dumps(obj, indent=2, default=str)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text + '\n'))
 
+# %% ../nbs/00_core.ipynb #857e6673
+def writable_folder(
+    folder: Path | str,  # the folder to make (with its parents) and check
+    name: str,  # what it is for, named in the error, e.g. 'run_dir'
+) -> Path:
+    "Make `folder` and check that it can be written, or a `SettingsError` naming `name`."
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SettingsError(
+            f'{name} {folder} cannot be made ({e.strerror})', fix=f'choose another {name}'
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise SettingsError(f'{name} {folder} is not writable', fix=f'choose another {name}')
+    return folder
+
+# %% ../nbs/00_core.ipynb #74766675
+def network_answers(
+    url: str,  # an address, e.g. a download's URL
+    timeout: float = 3.0,  # seconds to wait for an answer
+) -> bool:
+    "Does the host of `url` accept a connection within `timeout` seconds?"
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == 'https' else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
 # %% ../nbs/00_core.ipynb #ck02check
-CHECK_MIME = 'application/vnd.course-kit.check+json'
+CHECK_MIME = 'application/vnd.course-kit.check+json'  # the kind of output `check` shows, read by the grader
 
 
 def in_notebook() -> bool:

@@ -7,6 +7,7 @@ Docs: https://course-kit.github.io/course_kit/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #82b55ffc
 from __future__ import annotations
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,8 +24,8 @@ from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
 
 # %% auto #0
-__all__ = ['ImageSet', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader', 'get_dls',
-           'resize_set', 'subset_splits']
+__all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
+           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
 
 # %% ../nbs/01_data.ipynb #64b1d60e
 @dataclass(eq=False)
@@ -287,40 +288,44 @@ class DeviceLoader(FastaiParts):
         normalize: tuple | None = None,
         # batch augmentation (course_kit.augment): float batch (B, C, H, W) -> augmented batch
         augment=None,
-        seed: int = 0,
-    ):  # seed of the shuffling (and augmentation) generator
-        self.data, self.batch_size, self.shuffle, self.drop_last = (
-            data,
-            check_count(batch_size, 'batch_size'),
-            shuffle,
-            drop_last,
-        )
-        self.augment, self.seed, self.normalize = augment, seed, normalize
+        seed: int = 0,  # seed of the shuffling (and augmentation) generator
+    ):
+        self.data = data
+        self.batch_size = check_count(batch_size, 'batch_size')
+        self.shuffle = shuffle
+        self.drop_last = drop_last
+        self.normalize = normalize
+        self.augment = augment
+        self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
-        self.mean, self.std = (
-            (None, None)
-            if normalize is None
-            else (torch.tensor(s, dtype=torch.float32).view(1, -1, 1, 1) for s in normalize)
-        )
+        self.mean = None
+        self.std = None
+        if normalize is not None:
+            mean, std = normalize
+            self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+            self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.to(get_device(device))
 
     def to(self, device):
         "Move the images (once) and normalisation constants to `device`."
         self.device = torch.device(device)
-        self.images, self.labels = self.data.images.to(self.device), self.data.labels.to(self.device)
+        self.images = self.data.images.to(self.device)
+        self.labels = self.data.labels.to(self.device)
         if self.mean is not None:
-            self.mean, self.std = self.mean.to(self.device), self.std.to(self.device)
+            self.mean = self.mean.to(self.device)
+            self.std = self.std.to(self.device)
         return self
 
     def __len__(self):
-        return len(self.data) // self.batch_size if self.drop_last else -(-len(self.data) // self.batch_size)
+        if self.drop_last:
+            return len(self.data) // self.batch_size
+        return math.ceil(len(self.data) / self.batch_size)
 
     def __iter__(self):
-        order = (
-            torch.randperm(len(self.data), generator=self.generator)
-            if self.shuffle
-            else torch.arange(len(self.data))
-        )
+        if self.shuffle:
+            order = torch.randperm(len(self.data), generator=self.generator)
+        else:
+            order = torch.arange(len(self.data))
         on_bytes = getattr(self.augment, 'on_bytes', False)
         for index in order.to(self.device).split(self.batch_size)[: len(self)]:
             x = self.images[index]  # uint8
@@ -370,9 +375,7 @@ def get_dls(
     ]
     if splits.test is not None:
         loaders.append(DeviceLoader(splits.test, eval_bs, False, False, device, normalize, None, seed))
-    dls = DataLoaders(*loaders, device=device)
-    dls.splits = splits
-    return dls
+    return DataLoaders(*loaders, device=device)
 
 # %% ../nbs/01_data.ipynb #daa4275c
 def resize_set(
@@ -388,6 +391,31 @@ def resize_set(
         return data
     parts = [TF.resize(data.images[i : i + chunk], size, antialias=True) for i in range(0, len(data), chunk)]
     return ImageSet(torch.cat(parts), data.labels, data.classes, data.names)
+
+# %% ../nbs/01_data.ipynb #5ada0975
+def at_size(
+    name: str,  # the data set's name, e.g. 'CIFAR-10'
+    image_size: int | tuple,  # the size its images were resized to
+) -> str:
+    "The kit's one spelling of a resized data set's name: `'CIFAR-10 @ 64 px'`, `'digit-sum @ 32x128 px'`."
+    if isinstance(image_size, int):
+        return f'{name} @ {image_size} px'
+    height, width = image_size
+    return f'{name} @ {height} px' if height == width else f'{name} @ {height}x{width} px'
+
+
+def resize_splits(
+    splits: Splits,  # the data
+    image_size: int | tuple,  # new (height, width), or one number for square images
+) -> Splits:
+    "Every split resized (see `resize_set`), named with its new size (see `at_size`)."
+    parts = [
+        None if part is None else resize_set(part, image_size)
+        for part in (splits.train, splits.valid, splits.test)
+    ]
+    return Splits(
+        *parts, name=at_size(splits.name, image_size), info=dict(splits.info, image_size=image_size)
+    )
 
 # %% ../nbs/01_data.ipynb #a5b4bb60
 def to_rgb(data: ImageSet) -> ImageSet:

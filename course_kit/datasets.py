@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import pickle
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,18 +19,12 @@ import numpy as np
 import torch
 import torchvision
 
-from course_kit.core import (
-    BadDataError,
-    DataNotFoundError,
-    Settings,
-    get_settings,
-    unknown_name,
-    atomic_write,
-)
-from .data import ImageSet, Splits, split_set, resize_set, to_rgb
+from .core import BadDataError, DataNotFoundError, Settings, get_settings, unknown_name
+from .core import atomic_write, network_answers
+from .data import ImageSet, Splits, split_set, resize_set, to_rgb, at_size
 
 # %% auto #0
-__all__ = ['resolve_data', 'cifar10_splits', 'cifar100_splits', 'fashion_mnist_splits']
+__all__ = ['FIXTURE_MARK', 'resolve_data', 'dataset_name', 'cifar10_splits', 'cifar100_splits', 'fashion_mnist_splits']
 
 # %% ../nbs/01a_datasets.ipynb #e15bbd7d
 @dataclass
@@ -113,18 +106,6 @@ def missing_files(folder: Path, files: list) -> list | None:
     if not files and not any(folder.iterdir()):
         return ['(the folder is empty)']
     return [f for f in files if not (folder / f).is_file() and not (folder / f'{f}.gz').is_file()]
-
-
-def network_answers(url: str, timeout: float = 3.0) -> bool:
-    "Does the host of `url` accept a connection within `timeout` seconds?"
-    parts = urlparse(url)
-    try:
-        with socket.create_connection(
-            (parts.hostname, parts.port or (443 if parts.scheme == 'https' else 80)), timeout=timeout
-        ):
-            return True
-    except OSError:
-        return False
 
 
 def not_found(
@@ -261,8 +242,8 @@ CIFAR_LAYOUT = {
 def read_cifar(
     folder: Path,  # cifar-10-batches-py/ or cifar-100-python/
     kind: str = 'cifar10',  # 'cifar10' or 'cifar100'
-    label: str = 'fine',
-) -> tuple:  # CIFAR-100's 'fine' (100) or 'coarse' (20) labels
+    label: str = 'fine',  # CIFAR-100's 'fine' (100) or 'coarse' (20) labels
+) -> tuple:
     """The train and test `ImageSet`s of a CIFAR folder (test labels -1 where the file has none), and the
     checksum verdict."""
     folder = Path(folder)
@@ -308,8 +289,14 @@ def read_cifar(
 FIXTURE_MARK = 'COURSE_KIT_FIXTURE.txt'  # written by course_kit.fixtures into every folder it fills
 
 
-def dataset_name(folder: Path, name: str) -> str:
-    "`name`, or `name fixture` when `folder` holds the mark of a kit fixture."
+def dataset_name(
+    folder: Path,  # the folder the data was read from
+    name: str,  # the data set's name, e.g. 'CIFAR-10'
+    image_size: int | tuple | None = None,  # the size the images were resized to, if they were
+) -> str:
+    "`name` (`at_size` when resized), with ` fixture` added when `folder` holds the mark of a kit fixture."
+    if image_size:
+        name = at_size(name, image_size)
     return f'{name} fixture' if (Path(folder) / FIXTURE_MARK).exists() else name
 
 # %% ../nbs/01a_datasets.ipynb #40bae0c8
@@ -330,7 +317,7 @@ def cifar_splits(kind, root, valid, seed, image_size, settings, label='fine') ->
         sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
         test_labels=bool((test.labels >= 0).all()),
     )
-    return Splits(*parts, name=dataset_name(folder, kind), info=info)
+    return Splits(*parts, name=dataset_name(folder, DATA_SOURCES[kind].title, image_size), info=info)
 
 # %% ../nbs/01a_datasets.ipynb #56655b19
 def cifar10_splits(
@@ -406,9 +393,8 @@ def read_idx_set(dataset_class, root: Path, train: bool) -> ImageSet:
     return ImageSet(ds.data[:, None].clone(), ds.targets, list(ds.classes))
 
 # %% ../nbs/01a_datasets.ipynb #59342410
-# a folder holding the files (or FashionMNIST/raw/); default: search
 def fashion_mnist_splits(
-    root: Path | str | None = None,
+    root: Path | str | None = None,  # a folder holding the files (or FashionMNIST/raw/); default: search
     valid: float | int = 10000,  # training images held out for validation
     seed: int = 0,  # split seed
     channels: int = 1,  # 1 (grey) or 3 (grey repeated, for colour models)
@@ -434,4 +420,5 @@ def fashion_mnist_splits(
         image_size=image_size or 28,
         sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
     )
-    return Splits(*parts, name='fashion_mnist', info=info)
+    name = at_size('Fashion-MNIST', image_size) if image_size else 'Fashion-MNIST'
+    return Splits(*parts, name=name, info=info)

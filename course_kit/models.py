@@ -18,7 +18,8 @@ from .core import SettingsError, unknown_name
 from .transfer import TRANSFER_ARCHS, create_transfer_model
 
 # %% auto #0
-__all__ = ['MODELS', 'conv_block', 'init_weights', 'count_parameters', 'describe', 'get_model', 'overfit_batch']
+__all__ = ['MODELS', 'conv_block', 'init_weights', 'count_parameters', 'describe', 'get_model', 'check_model_fits',
+           'overfit_batch']
 
 # %% ../nbs/04_models.ipynb #cbdbfddd
 def conv_block(
@@ -112,8 +113,8 @@ class SmallCNN(nn.Sequential):
         in_channels: int = 3,  # image channels (1 for grey)
         widths: tuple = (32, 64),  # output channels of each conv block
         dropout: float = 0.0,  # dropout before the classifier
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         blocks, channels = [], in_channels
         for width in widths:
             blocks.append(conv_block(channels, width, pool=True))
@@ -136,8 +137,8 @@ class TwoBlockCNN(nn.Module):
         n_classes: int = 10,  # number of output classes
         in_channels: int = 3,  # image channels
         widths: tuple = (64, 128),  # channels of the two convolutions (inferred)
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1)
         self.conv2 = nn.Conv2d(widths[0], widths[1], 3, padding=1)
@@ -161,8 +162,8 @@ class ThreeBlockGapCNN(nn.Module):
         n_classes: int = 10,  # number of output classes
         in_channels: int = 3,  # image channels
         widths: tuple = (128, 256, 512),  # channels of the three convolutions (inferred)
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
@@ -192,8 +193,8 @@ class FourBlockMLPCNN(nn.Module):
         image_size: int = 64,  # input height and width (the flatten size depends on it)
         widths: tuple = (64, 128, 256, 512),  # channels of the four blocks
         hidden: tuple = (1024, 512),  # widths of the MLP's hidden layers (inferred)
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
@@ -223,8 +224,8 @@ class BaseNet(nn.Module):
         in_channels: int = 3,  # image channels
         image_size: int = 32,  # input height and width (the flatten size depends on it)
         hidden: int = 50,  # the starter's hidden width (its TOTAL_CLASSES // 2, with 100 classes)
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
@@ -257,8 +258,8 @@ class CifarVGG(nn.Module):
         middle_fc: bool = True,  # keep the middle Linear(4096, 4096)
         hidden: int = 4096,  # width of the fully connected layers
         dropout: float = 0.2,  # dropout before the last Linear (0 for none)
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         if global_pool not in ('flatten', 'avg', 'max'):
             raise unknown_name('global_pool', global_pool, ('flatten', 'avg', 'max'))
@@ -304,8 +305,8 @@ class ThreeBlockCNN(nn.Module):
         widths: tuple = (32, 64, 128),  # channels of the three conv blocks (tuned in D; inferred)
         hidden: int = 256,  # width of the MLP's hidden layer (tuned in D; inferred)
         dropout: float = 0.5,  # dropout in the MLP
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         blocks, channels = [], in_channels
         for width in widths:
@@ -384,8 +385,8 @@ class ViT(nn.Module):
         # hidden units of the classification MLP (D's mlp_head_hidden_layer_depth)
         head_mlp_dim: int = 1024,
         dropout: float = 0.25,  # dropout everywhere
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier' (for the linear and conv layers)
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier' (for the linear and conv layers)
+    ):
         super().__init__()
         if image_size % patch_size:
             raise SettingsError(
@@ -430,8 +431,8 @@ class AutoencoderClassifier(nn.Module):
         widths: tuple = (32, 64),  # channels of the stride-2 encoder blocks
         latent_dim: int = 64,  # size of the latent code
         hidden: int = 128,  # hidden units of the classifier
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
         scale = 2 ** len(widths)
@@ -491,8 +492,8 @@ class ResNet9(nn.Module):
         in_channels: int = 3,
         widths: tuple = (64, 128, 256, 512),  # channels of prep, layer1, layer2, layer3
         scale: float = 0.125,  # the logits are multiplied by this
-        init: str = 'default',
-    ):  # 'default', 'kaiming' or 'xavier'
+        init: str = 'default',  # 'default', 'kaiming' or 'xavier'
+    ):
         super().__init__()
         if len(widths) != 4:
             raise SettingsError(
@@ -580,12 +581,48 @@ def get_model(
         )
     else:
         model = MODELS[name](n_classes, **hparams)
-    model.model_name, model.hparams, model.pretrained = (
-        name,
-        dict(hparams),
-        getattr(model, 'pretrained', False),
-    )
     return model
+
+# %% ../nbs/04_models.ipynb #1ad7a17b
+def first_conv_channels(model: nn.Module) -> int | None:
+    "The input channels of the model's first convolution (None if it has none)."
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if conv is None else conv.in_channels
+
+# %% ../nbs/04_models.ipynb #bef8fc76
+def check_model_fits(
+    model: nn.Module,  # the network
+    images: torch.Tensor,  # a few images of the data, as a float batch (N, C, H, W)
+    n_classes: int | None,  # the data's number of classes (None: not a classifier's data)
+    dataset: str = 'the data',  # the data's name, for the message
+):
+    "A `SettingsError` naming model and data when they do not fit: channels, image size, number of classes."
+    name = type(model).__name__
+    channels = first_conv_channels(model)
+    if channels is not None and images.dim() == 4 and images.shape[1] != channels:
+        raise SettingsError(
+            f'model {name} takes {channels}-channel images but {dataset} has {images.shape[1]}',
+            fix=f'build it with in_channels={images.shape[1]}, or convert the images (grey to RGB: '
+            'fashion_mnist_splits(channels=3))',
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            out = model.eval()(images.to(device))
+    except RuntimeError as e:
+        raise SettingsError(
+            f'model {name} cannot take the {tuple(images.shape[1:])} images of {dataset}: '
+            f'{str(e).splitlines()[0][:200]}',
+            fix='resize the images (resize_splits) or give the model the image size (image_size=...)',
+        ) from None
+    finally:
+        model.train(was_training)
+    if n_classes and out.dim() == 2 and out.shape[1] != n_classes:
+        raise SettingsError(
+            f'model {name} has {out.shape[1]} outputs but {dataset} has {n_classes} classes',
+            fix=f'build the model with n_classes={n_classes} (splits.n_classes)',
+        )
 
 # %% ../nbs/04_models.ipynb #ebc25622
 def overfit_batch(

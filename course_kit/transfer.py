@@ -21,11 +21,11 @@ import torchvision
 from torchvision.models import ResNet
 
 from .core import CourseKitError, SettingsError, WeightsNotFoundError, get_settings, unknown_name
-from .datasets import network_answers
+from .core import network_answers
 
 # %% auto #0
-__all__ = ['TRANSFER_ARCHS', 'create_transfer_model', 'trainable_names', 'freeze', 'unfreeze', 'param_groups', 'add_lora',
-           'merge_lora']
+__all__ = ['TRANSFER_ARCHS', 'create_transfer_model', 'trainable_names', 'freeze', 'unfreeze', 'set_trainable', 'param_groups',
+           'child_splitter', 'add_lora', 'merge_lora']
 
 # %% ../nbs/03_transfer.ipynb #f7a991ad
 TRANSFER_ARCHS = {
@@ -167,7 +167,6 @@ def create_transfer_model(
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent), child, new_head)
     model.head_name = name
-    model.pretrained = str(weights) if weights is not None else False
     return model
 
 # %% ../nbs/03_transfer.ipynb #6c3e1f63
@@ -255,6 +254,19 @@ def unfreeze(
     "Train the parameters of `groups` again; returns the names of the trainable parameters."
     return set_requires_grad(model, groups, True)
 
+
+def set_trainable(
+    model: nn.Module,  # the model
+    trainable='all',  # 'all', 'head', 'body', 'lora', a module name like 'layer4', or a list of them
+) -> list:
+    "Train exactly the parameters of `trainable` and freeze the rest; returns the trainable names."
+    freeze(model, 'all')
+    names = unfreeze(model, trainable)
+    for parameter in model.parameters():
+        if not parameter.requires_grad:
+            parameter.grad = None  # else the optimiser would keep decaying it
+    return names
+
 # %% ../nbs/03_transfer.ipynb #e42ae599
 def body_blocks(model: nn.Module) -> list:
     "The module names of the body, in groups from early to late layers."
@@ -290,6 +302,19 @@ def param_groups(model: nn.Module) -> list:
     splitter=param_groups)`)."""
     parameters = dict(model.named_parameters())
     return [[parameters[name] for name in group] for group in param_group_names(model)]
+
+# %% ../nbs/03_transfer.ipynb #36352b7a
+def child_splitter(model: nn.Module) -> list:
+    "One parameter group per top-level child (parameters of the model itself first): a fastai splitter."
+    own = list(model.parameters(recurse=False))
+    groups = [own] if own else []
+    seen = {id(p) for p in own}
+    for child in model.children():
+        group = [p for p in child.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in group)
+        if group:
+            groups.append(group)
+    return groups
 
 # %% ../nbs/03_transfer.ipynb #9a437a93
 def lora_scale(rank, alpha) -> float:

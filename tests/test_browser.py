@@ -33,7 +33,7 @@ ALL = os.environ.get('COURSE_KIT_BROWSER_LESSONS') == 'all'
 LESSONS = (
     sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb'))
     if ALL
-    else ['01_data', '05_learner', '06_evaluate']
+    else ['01_data', '06_learner', '07_evaluate']
 )
 FIGURE_CALL = re.compile(
     r'^(?!\s*(def|class|#)\b).*\b(show_images|show_predictions|show_batch|show_results|plot_\w+|plt\.\w+)\(',

@@ -50,9 +50,9 @@ def test_enough_exercises_with_solutions_and_checks():
         '02_augment',
         '03_transfer',
         '04_models',
-        '05_learner',
-        '06_evaluate',
-        '08_runs',
+        '06_learner',
+        '07_evaluate',
+        '09_runs',
     }
     for path in WITH_EXERCISES:  # never exported: no solution in the package
         for source in code_cells(path).values():

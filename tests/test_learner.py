@@ -1,5 +1,5 @@
 """Training loop: resume equivalence, checkpoints, schedules, phases (the checks too long or too awkward for
-nbs/05_learner)."""
+nbs/06_learner)."""
 
 from pathlib import Path
 
