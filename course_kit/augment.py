@@ -18,7 +18,8 @@ from torchvision.transforms.v2 import functional as TF
 from .core import BadDataError, SettingsError, unknown_name
 
 # %% auto #0
-__all__ = ['normalize_stats', 'BatchAugment', 'RandomCrop', 'Flip', 'Rotate', 'ColorJitter', 'batch_augment', 'image_transforms']
+__all__ = ['normalize_stats', 'BatchAugment', 'RandomCrop', 'Flip', 'Rotate', 'ColorJitter', 'Grayscale', 'Gamma',
+           'batch_augment', 'image_transforms']
 
 # %% ../nbs/02_augment.ipynb #71536fe5
 NORMALIZE = {

@@ -1,6 +1,6 @@
 """`course-kit report run ...` runs report notebooks with papermill, checks their parameters before a
 kernel starts, writes an executed copy and an HTML page of each, skips a report already run with the
-same parameters and code, and gathers every row into one summary.
+same parameters and code, and writes the summary (`10b_summary`).
 
 Docs: https://course-kit.github.io/course_kit/cli.html.md"""
 
@@ -10,42 +10,26 @@ Docs: https://course-kit.github.io/course_kit/cli.html.md"""
 from __future__ import annotations
 import argparse
 import hashlib
-import html
 import json
 import os
-import re
 import sys
 import time
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import matplotlib
-import matplotlib.pyplot as plt
-import pandas as pd
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
 
 import course_kit
-from course_kit.core import (
-    CourseKitError,
-    SettingsError,
-    Settings,
-    get_settings,
-    unknown_name,
-    parse_value,
-    atomic_write,
-    save_json,
-    environment,
-)
-from .plots import plot_claims
-from .runs import ROW_COLUMNS, claim_row
-from .report import PROFILES, reports_dir, writable_folder
+from .core import CourseKitError, SettingsError, Settings, get_settings, unknown_name
+from .core import parse_value, atomic_write, writable_folder
+from .report import PROFILES, reports_dir
 from .grading import kernel_name, kernel_config, student_copies, grade_folder
+from .summary import notebook_title, write_summary
 
 # %% auto #0
-__all__ = ['list_reports', 'run_report', 'write_summary']
+__all__ = ['list_reports', 'run_report']
 
 # %% ../nbs/10c_cli.ipynb #ab48847f
 def list_reports(settings: Settings | None = None) -> list:
@@ -85,16 +69,22 @@ def parse_parameters(
     return values
 
 
-def plan(name: str, pairs: list, profile: str | None) -> tuple:
+def plan(
+    name: str,  # report name
+    pairs: list,  # [(key, text value), ...] as given with -p
+    profile: str | None,  # --profile, or None
+    strict: bool = True,  # a named report without profiles and a --profile: an error (else: run it as it is)
+) -> tuple:
     "`(name, typed parameters)` of one report; `profile` only for a report that declares it."
     if profile is not None and profile not in PROFILES:
         raise unknown_name('profile', profile, PROFILES)
-    if profile is not None:
-        if 'profile' not in report_parameters(name):
-            raise SettingsError(
-                f'report {name!r} has no profiles, so --profile {profile} cannot apply to it',
-                fix='run it without --profile',
-            )
+    has_profiles = 'profile' in report_parameters(name)
+    if profile is not None and not has_profiles and strict:
+        raise SettingsError(
+            f'report {name!r} has no profiles, so --profile {profile} cannot apply to it',
+            fix='run it without --profile',
+        )
+    if profile is not None and has_profiles:
         pairs = [('profile', profile), *pairs]
     parameters = parse_parameters(name, pairs)
     if parameters.get('profile', PROFILES[0]) not in PROFILES:
@@ -102,19 +92,6 @@ def plan(name: str, pairs: list, profile: str | None) -> tuple:
     return name, parameters
 
 # %% ../nbs/10c_cli.ipynb #ddd26229
-class ReportFailed(CourseKitError):
-    "A report notebook raised an error while running."
-
-
-def notebook_title(notebook: Path) -> str:
-    "The first `# heading` of a notebook's markdown, else its file name."
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        found = re.search(r'^#\s+(.+)$', cell.source, re.M) if cell.cell_type == 'markdown' else None
-        if found:
-            return found.group(1).strip()
-    return Path(notebook).stem
-
-
 def shown_paths(settings: Settings) -> dict:
     "Local absolute paths and what a report page shows instead, longest first."
     places = {str(settings.reports_out): 'reports_out', str(settings.root): '.', str(Path.home()): '~'}
@@ -222,199 +199,6 @@ def run_reports(
     with ThreadPoolExecutor(jobs) as pool:
         return list(pool.map(one, plans))
 
-# %% ../nbs/10c_cli.ipynb #9a5f99a8
-def summary_rows(folder: Path) -> list:
-    "The rows of one report's metrics.json, with the `ROW_COLUMNS`."
-    path = folder / 'metrics.json'
-    if not path.exists():
-        return []
-    rows = json.loads(path.read_text()).get('rows') or []
-    return [
-        {column: row.get(column, folder.name if column == 'report' else None) for column in ROW_COLUMNS}
-        for row in rows
-    ]
-
-
-def failed_rows(results: list) -> list:
-    "One row per report that failed to run."
-    return [
-        claim_row('(whole report)', status=f'failed: {r["error"]}', report=r['report'])
-        for r in results or []
-        if r['status'] == 'failed'
-    ]
-
-
-def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows as text for a reader: four decimals for accuracies, whole epochs, seconds to 0.1, blanks for
-    what is missing."""
-
-    def fixed(value, pattern):
-        return '' if value is None or value != value or value == '' else pattern.format(value)
-
-    shown = frame.astype(object).copy()
-    for column in ('claimed', 'reproduced'):
-        shown[column] = [fixed(v, '{:.4f}') for v in frame[column]]
-    shown['epochs'] = [fixed(v, '{:.0f}') for v in frame['epochs']]
-    shown['wall_seconds'] = [fixed(v, '{:.1f}') for v in frame['wall_seconds']]
-    return shown.where(shown.notna(), '')
-
-# %% ../nbs/10c_cli.ipynb #cl1sum03
-INDEX_CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:78rem;color:#222;line-height:1.4}
-h1{margin-bottom:.2rem}
-section{border-top:1px solid #ddd;margin-top:2rem;padding-top:.5rem}
-.meta{color:#555}
-table{border-collapse:collapse;font-size:.85rem;width:100%}
-th,td{padding:.25rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
-th{text-align:left;background:#f5f5f5}
-th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
-td.note{color:#555;max-width:32rem}
-.random{color:#b35900}
-.notrun{color:#999}
-img{max-width:46rem}
-code{background:#f3f3f3}
-"""
-NUMBER_COLUMNS = ('claimed', 'reproduced', 'epochs', 'wall_seconds')
-INDEX_COLUMNS = [
-    'experiment',
-    'claimed',
-    'reproduced',
-    'metric',
-    'dataset',
-    'epochs',
-    'wall_seconds',
-    'status',
-    'note',
-]
-
-
-def as_html(text) -> str:
-    "Text escaped for HTML, with `code` spans kept as code."
-    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(str(text)))
-
-
-def status_counts(rows: list) -> str:
-    "e.g. '9 done, 2 done from random weights, 1 not run'."
-    kinds = Counter(
-        'done from random weights'
-        if 'random init' in r['status']
-        else r['status'].split(':')[0].split(' (')[0]
-        for r in rows
-    )
-    return ', '.join(f'{n} {kind}' for kind, n in kinds.items())
-
-
-def cell_class(column: str) -> str:
-    "The CSS class of a table cell: numbers right-aligned, notes greyed."
-    if column in NUMBER_COLUMNS:
-        return 'num'
-    if column == 'note':
-        return 'note'
-    return ''
-
-
-def rows_table(rows: list) -> str:
-    """One report's rows as an HTML table: numbers right-aligned, notes shown, random-init and not-run rows
-    marked."""
-    shown = readable(pd.DataFrame(rows, columns=ROW_COLUMNS))[INDEX_COLUMNS]
-    head = ''.join(
-        f'<th class="{"num" if c in NUMBER_COLUMNS else ""}">{c.replace("_", " ")}</th>'
-        for c in INDEX_COLUMNS
-    )
-    body = []
-    for _, row in shown.iterrows():
-        if 'random init' in row.status:
-            kind = 'random'
-        elif not row.status.startswith('done'):
-            kind = 'notrun'
-        else:
-            kind = ''
-        cells = ''.join(f'<td class="{cell_class(c)}">{as_html(row[c])}</td>' for c in INDEX_COLUMNS)
-        body.append(f'<tr class="{kind}">{cells}</tr>')
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-# %% ../nbs/10c_cli.ipynb #cl1sum04
-def claims_chart(folder: Path, rows: list, profile: str) -> str | None:
-    """Draw one report's claimed-vs-reproduced chart into its folder; the file name, or None when no row has
-    a number."""
-    frame = pd.DataFrame(rows, columns=ROW_COLUMNS)
-    if frame[['claimed', 'reproduced']].isna().all().all():
-        return None
-    with matplotlib.rc_context({'backend': 'Agg'}):
-        fig = plot_claims(
-            frame,
-            title=f'{folder.name}: claimed vs reproduced ({profile}'
-            + (", not the writeup's data" if profile != 'full' else '')
-            + ')',
-        )
-        fig.savefig(folder / 'claims.png', dpi=80)
-        plt.close(fig)
-    return 'claims.png'
-
-
-def report_section(folder: Path, rows: list) -> str:
-    "One report's part of index.html."
-    metrics = json.loads((folder / 'metrics.json').read_text()) if (folder / 'metrics.json').exists() else {}
-    page = folder / f'{folder.name}.html'
-    title = (
-        notebook_title(folder / f'{folder.name}.ipynb')
-        if (folder / f'{folder.name}.ipynb').exists()
-        else folder.name
-    )
-    heading = f'<a href="{folder.name}/{page.name}">{as_html(title)}</a>' if page.exists() else as_html(title)
-    environment_ = metrics.get('environment', {})
-    meta = (
-        f'profile <b>{as_html(metrics.get("profile", "?"))}</b> · '
-        f'{as_html(environment_.get("device_name", environment_.get("device", "?")))}'
-        f' · {as_html(metrics.get("written", ""))} · {metrics.get("wall_seconds", 0):.0f} s · '
-        f'{status_counts(rows)}'
-    )
-    chart = claims_chart(folder, rows, metrics.get('profile', '')) if rows else None
-    figures = sorted(p.name for p in folder.glob('*.png') if p.name != 'claims.png')
-    links = ' · '.join(f'<a href="{folder.name}/{name}">{name}</a>' for name in figures)
-    return (
-        f'<section><h2>{heading}</h2><p class="meta">{meta}</p>'
-        + (f'<img src="{folder.name}/{chart}" alt="claimed vs reproduced">' if chart else '')
-        + (f'<p>figures: {links}</p>' if links else '')
-        + rows_table(rows)
-        + '</section>'
-    )
-
-# %% ../nbs/10c_cli.ipynb #ea1b1839
-def write_summary(settings: Settings | None = None, results: list | None = None) -> Path:
-    "Gather every report's rows into reports_out/summary.json, summary.md and index.html."
-    settings = settings or get_settings()
-    out = settings.reports_out
-    out.mkdir(parents=True, exist_ok=True)
-    folders = sorted(p for p in out.iterdir() if p.is_dir() and (p / 'metrics.json').exists())
-    rows = [row for folder in folders for row in summary_rows(folder)] + failed_rows(results)
-    save_json(
-        dict(rows=rows, environment=environment('cpu'), written=time.strftime('%Y-%m-%d %H:%M:%S')),
-        out / 'summary.json',
-    )
-    note = (
-        "Claimed numbers are the writeups' own; reproduced numbers come from the runs listed. "
-        "A profile other than full runs on stand-in data, and a status 'done (random init ...)' means "
-        'the model started '
-        'from random weights where the writeup had ImageNet ones: compare with care.'
-    )
-    frame = readable(pd.DataFrame(rows, columns=ROW_COLUMNS))
-    markdown = '# Report summary\n\n' + note + '\n\n' + frame.to_markdown(index=False) + '\n'
-    atomic_write(out / 'summary.md', lambda tmp: Path(tmp).write_text(markdown))
-    sections = [report_section(folder, [r for r in rows if r['report'] == folder.name]) for folder in folders]
-    failed = [r for r in rows if r['status'].startswith('failed')]
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit "
-        f'reports</title><style>{INDEX_CSS}</style></head>'
-        "<body><h1>course_kit reports</h1><p class='meta'>written "
-        f'{time.strftime("%Y-%m-%d %H:%M")}</p><p>{as_html(note)}</p>'
-        + (f'<section><h2>Failed reports</h2>{rows_table(failed)}</section>' if failed else '')
-        + ''.join(sections)
-        + '</body></html>'
-    )
-    atomic_write(out / 'index.html', lambda tmp: Path(tmp).write_text(page, encoding='utf-8'))
-    return out / 'summary.json'
-
 # %% ../nbs/10c_cli.ipynb #994445c7
 def parser() -> argparse.ArgumentParser:
     "The command line of `course-kit`."
@@ -498,8 +282,8 @@ def main(argv: list | None = None) -> int:
             raise SettingsError(
                 'no report named', fix='give report names or --all; see `course-kit report list`'
             )
-        # check everything before running anything
-        plans = [plan(name, args.parameter, args.profile) for name in names]
+        # check everything before running anything; --all --profile skips the reports without profiles
+        plans = [plan(name, args.parameter, args.profile, strict=not args.all) for name in names]
         writable_folder(get_settings().reports_out, 'reports_out')
     except CourseKitError as e:
         print(f'error: {e}', file=sys.stderr)

@@ -26,11 +26,10 @@ import torchvision
 from IPython.display import display
 
 # %% auto #0
-__all__ = ['ACCEPTS', 'CHECK_MIME', 'CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError',
-           'WeightsNotFoundError', 'UnknownNameError', 'CheckpointError', 'TrainingDiverged', 'unknown_name',
-           'parse_value', 'check_count', 'Settings', 'get_settings', 'seed_everything', 'get_device', 'kit_path',
-           'device_name', 'environment', 'fsync', 'atomic_write', 'save_json', 'writable_folder', 'network_answers',
-           'in_notebook', 'show_check', 'check']
+__all__ = ['CHECK_MIME', 'CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError',
+           'UnknownNameError', 'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count',
+           'Settings', 'get_settings', 'seed_everything', 'get_device', 'kit_path', 'environment', 'fsync',
+           'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings(
@@ -96,7 +95,7 @@ def unknown_name(
     hint = f'did you mean {close[0]!r}? ' if close else ''
     return UnknownNameError(f'unknown {kind} {name!r}', fix=f'{hint}accepted: {", ".join(known)}')
 
-# %% ../nbs/00_core.ipynb #53b38d7d
+# %% ../nbs/00_core.ipynb #cr01acc
 ACCEPTS = {
     'bool': 'true or false',
     'int': 'a whole number',
@@ -108,7 +107,7 @@ ACCEPTS = {
     'dict': 'a Python dict',
 }
 
-
+# %% ../nbs/00_core.ipynb #53b38d7d
 def parse_value(
     text,  # the text to convert (a value of the right type is returned unchanged)
     kind: str,  # 'bool', 'int', 'float', 'Path', 'str', 'list', 'tuple' or 'dict'
@@ -296,7 +295,7 @@ def kit_path(
         path.mkdir(parents=True, exist_ok=True)
     return path
 
-
+# %% ../nbs/00_core.ipynb #cr02dev
 def device_name(device: torch.device | str | None = None) -> str:
     "A readable name of the device: the GPU's model, or the CPU's architecture."
     device = get_device(device)
@@ -401,10 +400,10 @@ def network_answers(
     except OSError:
         return False
 
-# %% ../nbs/00_core.ipynb #ck02check
+# %% ../nbs/00_core.ipynb #ck02mime
 CHECK_MIME = 'application/vnd.course-kit.check+json'  # the kind of output `check` shows, read by the grader
 
-
+# %% ../nbs/00_core.ipynb #ck02check
 def in_notebook() -> bool:
     "Is this code running in a Jupyter kernel (JupyterLab, papermill), not in a script or under nbdev-test?"
     try:

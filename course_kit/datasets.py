@@ -24,7 +24,16 @@ from .core import atomic_write, network_answers
 from .data import ImageSet, Splits, split_set, resize_set, to_rgb, at_size
 
 # %% auto #0
-__all__ = ['FIXTURE_MARK', 'resolve_data', 'dataset_name', 'cifar10_splits', 'cifar100_splits', 'fashion_mnist_splits']
+__all__ = ['DATA_SOURCES', 'FIXTURE_MARK', 'DataSource', 'resolve_data', 'dataset_name', 'cifar10_splits', 'cifar100_splits',
+           'idx_root', 'read_idx_set', 'fashion_mnist_splits']
+
+# %% ../nbs/01a_datasets.ipynb #ds01idx
+IDX_FILES = [
+    'train-images-idx3-ubyte',
+    'train-labels-idx1-ubyte',
+    't10k-images-idx3-ubyte',
+    't10k-labels-idx1-ubyte',
+]
 
 # %% ../nbs/01a_datasets.ipynb #e15bbd7d
 @dataclass
@@ -42,12 +51,6 @@ class DataSource:
     unpack_note: str = ''  # what unpacking the archive makes, for the error message
 
 
-IDX_FILES = [
-    'train-images-idx3-ubyte',
-    'train-labels-idx1-ubyte',
-    't10k-images-idx3-ubyte',
-    't10k-labels-idx1-ubyte',
-]
 DATA_SOURCES = {
     'cifar10': DataSource(
         'CIFAR-10',

@@ -310,7 +310,7 @@ def image_folder_splits(
         ignored += left_out
     return folder_splits(
         [train, valid_set, test_set],
-        dataset_name(root, name),
+        dataset_name(root, name, image_size),
         skipped,
         ignored,
         source=str(root),
@@ -360,7 +360,7 @@ def caltech101_splits(
         valid=split_size,
         test=0.25 * (1 - split_size),
         seed=seed,
-        name=dataset_name(folder, 'caltech101'),
+        name=dataset_name(folder, 'Caltech101', image_size),
     )
     splits.info.update(
         source=str(folder),

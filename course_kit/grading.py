@@ -21,10 +21,10 @@ from jupyter_client.kernelspec import KernelSpecManager
 from traitlets.config import Config
 
 from .core import SettingsError, Settings, get_settings, atomic_write, CHECK_MIME
-from .report import writable_folder
+from .core import writable_folder
 
 # %% auto #0
-__all__ = ['student_copies', 'grade_folder']
+__all__ = ['kernel_name', 'kernel_config', 'student_copies', 'grade_folder']
 
 # %% ../nbs/10a_grading.ipynb #gd05kern
 def kernel_name() -> str:

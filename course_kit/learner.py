@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from .core import SettingsError, kit_path
 from .transfer import child_splitter
@@ -25,7 +26,7 @@ from fastai.metrics import accuracy
 from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['make_learner', 'fit', 'EventTracer']
+__all__ = ['make_learner', 'fit', 'EventTracer', 'overfit_batch']
 
 # %% ../nbs/06_learner.ipynb #09b8d5da
 class EpochPrinter:
@@ -177,3 +178,23 @@ class EventTracer(Callback):
             else ''
         )
         print(f'{"  " * depth}{event_name + where:<34} {", ".join(acting)}')
+
+# %% ../nbs/06_learner.ipynb #ebc25622
+def overfit_batch(
+    model: nn.Module,  # the model to train
+    images: torch.Tensor,  # one batch of images
+    labels: torch.Tensor,  # their labels
+    steps: int = 60,  # Adam steps
+    lr: float = 3e-3,  # learning rate
+) -> list:
+    "Train `model` on one batch with a plain PyTorch loop; returns the loss after each step."
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        loss = F.cross_entropy(model(images), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

@@ -18,8 +18,7 @@ from .core import SettingsError, unknown_name
 from .transfer import TRANSFER_ARCHS, create_transfer_model
 
 # %% auto #0
-__all__ = ['MODELS', 'conv_block', 'init_weights', 'count_parameters', 'describe', 'get_model', 'check_model_fits',
-           'overfit_batch']
+__all__ = ['MODELS', 'conv_block', 'init_weights', 'count_parameters', 'describe', 'CifarVGG', 'get_model', 'check_model_fits']
 
 # %% ../nbs/04_models.ipynb #cbdbfddd
 def conv_block(
@@ -623,23 +622,3 @@ def check_model_fits(
             f'model {name} has {out.shape[1]} outputs but {dataset} has {n_classes} classes',
             fix=f'build the model with n_classes={n_classes} (splits.n_classes)',
         )
-
-# %% ../nbs/04_models.ipynb #ebc25622
-def overfit_batch(
-    model: nn.Module,  # the model to train
-    images: torch.Tensor,  # one batch of images
-    labels: torch.Tensor,  # their labels
-    steps: int = 60,  # Adam steps
-    lr: float = 3e-3,  # learning rate
-) -> list:
-    "Train `model` on one batch; returns the loss after each step."
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    model.train()
-    losses = []
-    for _ in range(steps):
-        loss = F.cross_entropy(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses

@@ -27,8 +27,8 @@ from fastai.callback.schedule import combined_cos
 from fastai.optimizer import Adam, SGD
 
 # %% auto #0
-__all__ = ['Phase', 'Recipe', 'training_precision', 'opt_func', 'group_lrs', 'skipped', 'monitored', 'phase_at', 'Phases',
-           'Schedule', 'ValidateEvery', 'EarlyStopping', 'StopOnNaN', 'ChannelsLast', 'recipe_callbacks']
+__all__ = ['PRECISIONS', 'Phase', 'Recipe', 'training_precision', 'opt_func', 'group_lrs', 'skipped', 'monitored', 'phase_at',
+           'Phases', 'Schedule', 'ValidateEvery', 'EarlyStopping', 'StopOnNaN', 'ChannelsLast', 'recipe_callbacks']
 
 # %% ../nbs/05_recipe.ipynb #3acdaf33
 @dataclass
@@ -60,10 +60,12 @@ def check_type(owner: str, name: str, value, kind: str, low=None):
     if low is not None and value < low:
         raise SettingsError(f'{owner} {name}={value!r}', fix=f'{name} accepts a value >= {low}')
 
+# %% ../nbs/05_recipe.ipynb #rc05prec
+PRECISIONS = ('bf16', 'fp16', 'fp32')  # the precisions a recipe (and a report's parameter) may ask for
+
 # %% ../nbs/05_recipe.ipynb #c997cdc0
 OPTIMIZERS = ('adam', 'adamw', 'sgd')
 SCHEDULES = ('one_cycle', 'constant', 'step', 'exponential', 'plateau')
-PRECISIONS = ('bf16', 'fp16', 'fp32')
 INT_FIELDS = dict(epochs=1, step_size=1, plateau_patience=0, validate_every=1, early_stopping=0)
 NUMBER_FIELDS = dict(
     lr=None,

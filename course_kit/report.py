@@ -10,32 +10,22 @@ Docs: https://course-kit.github.io/course_kit/report.html.md"""
 from __future__ import annotations
 import ast
 import json
-import os
 import time
 from pathlib import Path
 
 import pandas as pd
-from dataclasses import replace
 
-from course_kit.core import (
-    CourseKitError,
-    DataNotFoundError,
-    SettingsError,
-    WeightsNotFoundError,
-    Settings,
-    get_settings,
-    get_device,
-    seed_everything,
-    environment,
-    save_json,
-    unknown_name,
-)
+from .core import CourseKitError, DataNotFoundError, SettingsError, WeightsNotFoundError, Settings
+from .core import get_settings, get_device, seed_everything, environment, save_json, unknown_name
+from .core import writable_folder
+from .data import Splits, resize_splits
 from .transfer import create_transfer_model
+from .recipe import PRECISIONS
 from .runs import ROW_COLUMNS, as_claims, claim_row
-from .training import TrainResult, run_training
+from .training import TrainResult, train, fast_recipe, fast_setup
 
 # %% auto #0
-__all__ = ['check_parameters', 'ProfileUnavailable', 'ReportRun']
+__all__ = ['PROFILES', 'check_parameters', 'reports_dir', 'claims_file', 'ProfileUnavailable', 'ReportRun']
 
 # %% ../nbs/10_report.ipynb #d6e4fa08
 def injected_names(history) -> list:
@@ -107,8 +97,7 @@ def claims_file(settings: Settings | None = None) -> Path:
     return reports_dir(settings) / 'claims.json'
 
 # %% ../nbs/10_report.ipynb #9092ce7e
-PROFILES = ('smoke', 'standin', 'full')
-PRECISIONS = ('', 'bf16', 'fp16', 'fp32')
+PROFILES = ('smoke', 'standin', 'full')  # the profiles a writeup report runs in
 
 # %% ../nbs/10_report.ipynb #rp01unav
 class ProfileUnavailable(CourseKitError):
@@ -119,20 +108,22 @@ EXTRA_EXPERIMENTS = ('fast recipe',)  # rows every report may add beside the wri
 
 
 def measured(result) -> dict:
-    """An experiment's result as a dict of metrics, dataset, epochs, history and note (from a `TrainResult`
-    or a dict)."""
-    if isinstance(result, TrainResult):
-        return dict(
-            result.metrics,
-            dataset=result.dataset,
-            epochs=result.epochs,
-            history=result.history,
-            note=result.note,
-            predictions=result.predictions,
-            best_epoch=result.best_epoch,
-            **result.extra,
-        )
-    return dict(result or {})
+    "An experiment's result as one dict: metrics, dataset, epochs, history, notes, precision, predictions."
+    if not isinstance(result, TrainResult):
+        return dict(result or {})
+    record = result.record
+    return dict(
+        result.metrics,
+        dataset=record['dataset'],
+        epochs=record['epochs'],
+        history=record['history'],
+        notes=list(record['notes']),
+        precision=record['precision'],
+        precision_asked=record['recipe']['precision'],
+        predictions=result.predictions,
+        best_epoch=result.best_epoch,
+        **result.extra,
+    )
 
 # %% ../nbs/10_report.ipynb #a37a1b6d
 class Profile:
@@ -141,69 +132,61 @@ class Profile:
     def __init__(self, profile: str = 'smoke', epoch_scale: float = 1.0, device: str = ''):
         if profile not in PROFILES:
             raise unknown_name('profile', profile, PROFILES)
-        self.profile, self.epoch_scale, self.device = profile, epoch_scale, get_device(device or None)
+        self.profile = profile
+        self.epoch_scale = epoch_scale
+        self.device = get_device(device or None)
 
     def epochs(
         self,
         full: int,  # the writeup's epochs
-        standin: int | None = None,
-    ) -> int:  # the standin budget (default: the writeup's)
+        standin: int | None = None,  # the standin budget (default: the writeup's)
+    ) -> int:
         "Epochs for this profile: 1 in smoke; the standin budget or the writeup's, times `epoch_scale`."
         if self.profile == 'smoke':
             return 1
-        return max(1, round((standin if self.profile == 'standin' and standin else full) * self.epoch_scale))
+        budget = standin if self.profile == 'standin' and standin else full
+        return max(1, round(budget * self.epoch_scale))
 
     def image_size(self, size: int) -> int:
         "The writeup's image size, capped at 32 in smoke (a pipeline check, not a measurement)."
         return min(size, 32) if self.profile == 'smoke' else size
 
-    def transfer_model(self, arch: str, n_classes: int, dropout: float = 0.0, hidden: int = 0):
-        """`(model, note)`: ImageNet weights when they can be had; else (smoke, or standin without them)
-        random weights, marked on the model."""
-        if self.profile != 'smoke':
+    def transfer_model(self, arch: str, n_classes: int, dropout: float = 0.0, hidden: int = 0) -> tuple:
+        """`(model, weights)`: ImageNet weights when they can be had; else random weights, and `weights` says
+        why."""
+        if self.profile == 'smoke':
+            weights = 'random init: smoke profile'
+        else:
             try:
-                return create_transfer_model(
+                model = create_transfer_model(
                     arch, n_classes, pretrained=True, dropout=dropout, hidden=hidden
-                ), ('ImageNet weights')
+                )
+                return model, 'ImageNet weights'
             except WeightsNotFoundError as e:
                 if self.profile == 'full':
                     raise  # the row then says what to fetch
-                why = f'random init: no ImageNet weights ({e.message})'
-        else:
-            why = 'random init: smoke profile'
+                weights = f'random init: no ImageNet weights ({e.message})'
         model = create_transfer_model(arch, n_classes, pretrained=False, dropout=dropout, hidden=hidden)
-        # the row's status says so: the writeup started from ImageNet weights
-        model.random_init = why.split(' (')[0]
-        return model, why
+        return model, weights
 
 # %% ../nbs/10_report.ipynb #22e86082
 def run_experiment(fn) -> tuple:
-    """`(measured numbers, status)` of one experiment; a `DataNotFoundError`/`WeightsNotFoundError` gives
-    `({}, 'not run: why')`."""
+    "`(measured numbers, status)` of one experiment; no data or weights gives `({}, 'not run: why')`."
     try:
         result = measured(fn())
-        return result, result.pop('status', 'done')
     except (DataNotFoundError, WeightsNotFoundError, ProfileUnavailable) as e:
         print(f'   not run: {e}', flush=True)
         return {}, f'not run: {e.message}'
+    status = result.pop('status', 'done')
+    random_init = [note for note in result.get('notes', []) if note.startswith('random init')]
+    if status == 'done' and random_init:
+        status = f'done ({random_init[0].split(" (")[0]})'
+    return result, status
 
 
-def writable_folder(folder: Path, name: str) -> Path:
-    "Make `folder` and check it can be written, before any experiment runs."
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SettingsError(
-            f'{name} {folder} cannot be made ({e.strerror})', fix=f'choose another {name}'
-        ) from None
-    if not os.access(folder, os.W_OK):
-        raise SettingsError(f'{name} {folder} is not writable', fix=f'choose another {name}')
-    return folder
-
-
-def checkpoint_folder(out_dir: Path, name: str) -> Path:
-    "Where a report keeps the checkpoints of experiment `name`."
-    return out_dir / 'checkpoints' / name.replace(' ', '_').replace('+', 'plus')
+def file_name(name: str) -> str:
+    "An experiment's name as a file or folder name: 'ViT + augmentation' -> 'ViT_plus_augmentation'."
+    return name.replace(' + ', '_plus_').replace(' ', '_').replace('+', 'plus').replace('/', '_')
 
 # %% ../nbs/10_report.ipynb #71d73971
 class ReportRows(Profile):
@@ -220,13 +203,16 @@ class ReportRows(Profile):
         settings: Settings | None = None,
     ):
         super().__init__(profile, epoch_scale, device)
-        self.report, self.seed, self.settings = report, seed, settings or get_settings()
+        self.report = report
+        self.seed = seed
+        self.settings = settings or get_settings()
         self.out_dir = Path(out_dir) if out_dir else self.settings.reports_out / report
         writable_folder(self.out_dir, 'out_dir')
         self.claims = as_claims(claims_file(self.settings), report)
-        # for standin notes
-        self.published = json.loads(claims_file(self.settings).read_text()).get('fashion_mnist_published', {})
-        self.rows, self.started = [], time.perf_counter()
+        claims = json.loads(claims_file(self.settings).read_text())
+        self.published = claims.get('fashion_mnist_published', {})  # for the standin notes
+        self.rows = []
+        self.started = time.perf_counter()
 
     def add_row(self, name: str, reproduced=None, metric=None, status='done', note='', **fields) -> dict:
         "Record one row (claimed from claims.json beside `reproduced`) and write metrics.json."
@@ -307,103 +293,143 @@ class ReportRun(ReportRows):
         seed: int = 42,  # seed of data splits, weights and batch order
         experiments: str = 'all',  # 'all' or a comma-separated list of experiment names to run
         epoch_scale: float = 1.0,  # multiplies the standin and full epochs (smoke always runs 1)
-        # the report's data_root parameter (smoke makes its own data and says it ignores it)
-        data_root: str = '',
-        # bf16, fp16 or fp32 for every writeup row ('': the recipe's, bf16 on a GPU); CPUs run fp32
-        precision: str = '',
+        data_root: str = '',  # where the full profile's data is ('': the kit's search)
+        precision: str = 'bf16',  # bf16, fp16 or fp32 for every row on a CUDA GPU; a CPU trains in fp32
         settings: Settings | None = None,
     ):
         super().__init__(report, profile, out_dir, device, seed, epoch_scale, settings)
         if precision not in PRECISIONS:
             raise unknown_name('precision', precision, PRECISIONS)
         self.precision = precision
-        self.selected = (
-            None if experiments.strip() == 'all' else [e.strip() for e in experiments.split(',') if e.strip()]
-        )
+        self.data_root = data_root
+        self.selected = None
+        if experiments.strip() != 'all':
+            self.selected = [e.strip() for e in experiments.split(',') if e.strip()]
         for name in self.selected or []:
             if name not in self.claims and name not in EXTRA_EXPERIMENTS:
-                raise unknown_name(
-                    f'experiment of report {report!r}', name, [*self.claims, *EXTRA_EXPERIMENTS]
-                )
+                known = [*self.claims, *EXTRA_EXPERIMENTS]
+                raise unknown_name(f'experiment of report {report!r}', name, known)
         if data_root and profile == 'smoke':
             print(f'data_root={data_root!r} is ignored: the smoke profile writes its own tiny data')
-        self.histories, self.results = {}, {}
+        self.histories = {}
+        self.results = {}
+        self.resized_splits = {}
         seed_everything(seed)
+
+    @classmethod
+    def start(
+        cls,
+        report: str,  # the report's key in claims.json
+        namespace: dict,  # the notebook's globals(): its parameters
+    ) -> ReportRun:
+        """The report's run from its parameters, checked; stops a `full` profile on a CPU; says what runs
+        where."""
+        parameters = check_parameters(namespace)
+        keys = (
+            'profile',
+            'out_dir',
+            'device',
+            'seed',
+            'experiments',
+            'epoch_scale',
+            'data_root',
+            'precision',
+        )
+        run = cls(report, **{key: parameters[key] for key in keys if key in parameters})
+        if run.profile == 'full':
+            run.require_gpu()
+        print(f'report {report}, profile {run.profile}, on {run.device}; output in {run.shown(run.out_dir)}')
+        if run.device.type != 'cuda':
+            print(f'every row trains in fp32: precision={run.precision} applies on a CUDA GPU only')
+        return run
 
     def wants(self, name: str) -> bool:
         return self.selected is None or name in self.selected
 
-    def with_precision(self, recipe):
-        return replace(
-            recipe,
-            mixed_precision=None if self.precision == 'fp32' else self.precision or recipe.mixed_precision,
-        )
-
-    def precision_used(self, recipe) -> str:
-        """What `recipe` trains in here, for a row's note: its precision on a CUDA GPU (after this run's
-        `precision`), fp32 on a CPU."""
-        return (
-            (self.with_precision(recipe).mixed_precision or 'fp32')
-            if self.device.type == 'cuda'
-            else ('fp32 (CPU)')
-        )
-
     def experiment(self, name: str, fn, metric: str | None = None) -> dict | None:
         """Run `fn` for experiment `name` (a `TrainResult` or a dict of metrics) and record its row as
-        `metric` (default: the claim's)."""
+        `metric`."""
         if not self.wants(name):
             return None
-        claim, start = self.claims.get(name), time.perf_counter()
+        claim = self.claims.get(name)
+        start = time.perf_counter()
         print(f'== {name} ({self.profile})', flush=True)
         result, status = run_experiment(fn)
+        asked = result.get('precision_asked')
+        if asked is not None and asked != self.precision:
+            raise SettingsError(
+                f'experiment {name!r} trained with precision {asked}, '
+                f'but the report runs in {self.precision}',
+                fix='build its recipe with precision=run.precision',
+            )
         if result.get('history'):
             self.histories[name] = result['history']
         self.results[name] = dict(result, status=status)
+        notes = list(result.get('notes', []))
+        if result.get('precision'):
+            notes.append(f'trained in {result["precision"]}')
         self.add_row(
             name,
             result.get(metric or (claim.metric if claim else 'test_accuracy')),
             metric,
             status,
-            result.get('note', ''),
+            '; '.join(notes),
             dataset=result.get('dataset'),
             epochs=result.get('epochs'),
             wall_seconds=round(time.perf_counter() - start, 1),
         )
         return result
 
-    def train(
+    def data(self, smoke, standin, full) -> Splits:
+        """The profile's data: calls the function given for it; a missing data set stops the report, saying
+        why."""
+        load = {'smoke': smoke, 'standin': standin, 'full': full}[self.profile]
+        try:
+            splits = load()
+        except DataNotFoundError as e:
+            self.stop(e.message, e.fix)
+        print(splits)
+        return splits
+
+    def resized(self, splits: Splits, image_size: int | tuple) -> Splits:
+        """`splits` resized to `image_size` (capped at 32 in smoke), made once per size and kept for the next
+        call."""
+        if isinstance(image_size, int):
+            image_size = self.image_size(image_size)
+        key = (splits.name, image_size)
+        if key not in self.resized_splits:
+            self.resized_splits[key] = resize_splits(splits, image_size)
+        return self.resized_splits[key]
+
+    def published_note(self, kind: str) -> str:
+        "In standin, the published Fashion-MNIST result for this kind of model, for a row's notes; else ''."
+        if self.profile != 'standin':
+            return ''
+        return f'Fashion-MNIST published ({kind}): {self.published[kind]} test accuracy'
+
+    def save_figure(self, fig, name: str) -> Path:
+        "Save `fig` as out_dir/<name>.png (100 dpi); in the notebook it still shows below the cell."
+        path = self.out_dir / f'{file_name(name)}.png'
+        fig.savefig(path, dpi=100, bbox_inches='tight')
+        return path
+
+    def checkpoint_dir(self, name: str) -> Path:
+        "Where the checkpoints of experiment `name` go: out_dir/checkpoints/<name>."
+        return self.out_dir / 'checkpoints' / file_name(name)
+
+    def fast_recipe_row(
         self,
-        name: str,
-        dls,
-        model,
-        recipe,
-        weights: str = 'last',
-        checkpoints: bool = False,
-        splitter=None,
-        note: str = '',
-        # run_dir: resume from (and write to) this folder instead
-        keep_learner: bool = False,
-        run_dir=None,
-    ) -> TrainResult:
-        """Train in the report's precision (checkpoints: out_dir/checkpoints/<name>), test the chosen
-        weights, free the learner."""
-        resume = run_dir is not None
-        run_dir = run_dir or (
-            checkpoint_folder(self.out_dir, name) if checkpoints or weights == 'best' else None
-        )
-        recipe = self.with_precision(recipe)
-        result = run_training(
-            name,
-            dls,
-            model,
-            recipe,
-            run_dir=run_dir,
-            resume=resume,
-            overwrite=run_dir is not None and not resume,
-            weights=weights,
-            splitter=splitter,
-        )
-        result.note = '; '.join(n for n in (note, f'precision {self.precision_used(recipe)}') if n)
-        if getattr(model, 'random_init', None):
-            result.extra['status'] = f'done ({model.random_init})'
-        return result if keep_learner else result.free()
+        splits: Splits,  # the report's data at the fast recipe's image size
+        epochs: tuple,  # (full, standin) epochs, as for `epochs`
+        metric: str,  # the row's number, e.g. 'tta_test_accuracy' (the writeup's split, with flip TTA)
+        flips: bool = True,  # crops and flips, and flip TTA (False for digits: a mirrored 2 is not a 2)
+    ) -> dict | None:
+        "The row of the kit's fast recipe (not in the writeup; it claims nothing), trained by `train`."
+
+        def fast():
+            dls, model, note = fast_setup(splits, self.device, flips=flips, seed=self.seed)
+            recipe = fast_recipe(self.epochs(*epochs), precision=self.precision)
+            result = train(dls, model, recipe, 'fast recipe', splits.name, 'resnet9', [note], tta=flips)
+            return result.free()
+
+        return self.experiment('fast recipe', fast, metric=metric)

@@ -130,8 +130,7 @@ def train(
     wall_seconds = time.perf_counter() - started
     best_epoch = load_best(learn, run_dir) if weights == 'best' else None
     predictions, metrics = evaluate(learn, tta)
-    precision, why = training_precision(recipe, dls.device)
-    notes = list(notes) + ([f'trained in {precision}: {why}'] if why else [])
+    precision, precision_note = training_precision(recipe, dls.device)
     history = history_of(learn)
     trained_epochs = len(history) - start_epoch
     record = make_record(
@@ -148,7 +147,8 @@ def train(
         model_name=model_name or type(model).__name__,
         images_per_second=len(dls.train.dataset) * trained_epochs / wall_seconds if trained_epochs else None,
         precision=precision,
-        notes=notes,
+        precision_note=precision_note,
+        notes=list(notes),
     )
     return TrainResult(record, learn, predictions, metrics, best_epoch)
 

@@ -76,11 +76,6 @@ def vgg8(
         dropout=dropout,
         init=init,
     )
-    model.model_name, model.hparams, model.pretrained = (
-        'vgg8',
-        dict(in_channels=in_channels, dropout=dropout, init=init),
-        False,
-    )
     return model
 
 # %% ../nbs/11_writeups.ipynb #1b30dc1f
@@ -134,11 +129,7 @@ def seven_copies_dls(
     train = SevenCopies(
         splits.train, report_b_augments(splits.train.image_shape[-1]), batch_size, dls.device, normalize, seed
     )
-    seven = DataLoaders(train, *dls.loaders[1:], device=dls.device)
-    seven.splits = Splits(
-        splits.train, splits.valid, splits.test, name=f'{splits.name}, 7x augmented train', info=splits.info
-    )
-    return seven
+    return DataLoaders(train, *dls.loaders[1:], device=dls.device)
 
 # %% ../nbs/11_writeups.ipynb #b8d12e9e
 class OneView(BatchAugment):

@@ -83,7 +83,7 @@ def test_the_checks_can_fail(tmp_path):
 def test_modules_are_small_and_the_public_surface_too():
     "A module that outgrows about 600 formatted lines is split by idea (never by packing lines)."
     sizes = {stem: len(path.read_text().splitlines()) for stem, path in MODULES.items()}
-    assert max(sizes.values()) <= 700, {k: v for k, v in sizes.items() if v > 700}
+    assert max(sizes.values()) <= 630, {k: v for k, v in sizes.items() if v > 630}  # about 600
     public = 0
     for path in MODULES.values():
         for node in ast.parse(path.read_text()).body:
@@ -91,7 +91,46 @@ def test_modules_are_small_and_the_public_surface_too():
                 getattr(t, 'id', None) == '__all__' for t in node.targets
             ):
                 public += len(ast.literal_eval(node.value))
-    assert public <= 120, public
+    assert public <= 165, public
+
+
+def public_names() -> dict:
+    "Each module's `__all__`."
+    names = {}
+    for stem, path in MODULES.items():
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, 'id', None) == '__all__' for t in node.targets
+            ):
+                names[stem] = set(ast.literal_eval(node.value))
+    return names
+
+
+def private_imports(trees: dict, public: dict) -> list:
+    "Names a module imports from another kit module that are neither in its `__all__` nor underscored."
+    found = []
+    for stem, tree in trees.items():
+        for target, node in kit_imports(tree):
+            if target == stem or not isinstance(node, ast.ImportFrom):
+                continue
+            for alias in node.names:
+                if alias.name not in public.get(target, set()) and not alias.name.startswith('_'):
+                    found.append(f'{stem} imports {alias.name} from {target}')
+    return found
+
+
+def test_all_is_the_api():
+    "A name another module imports is in that module's `__all__` (or underscored, and then plainly private)."
+    trees = {stem: ast.parse(path.read_text()) for stem, path in MODULES.items()}
+    assert not private_imports(trees, public_names()), private_imports(trees, public_names())
+    fake = {'a': ast.parse('from .b import helper, _inner, shown\n')}
+    test_public = {'b': {'shown'}}
+    if 'b' not in MODULES:  # the finder on a made-up module: it can fail
+        MODULES['b'] = None
+        try:
+            assert private_imports(fake, test_public) == ['a imports helper from b']
+        finally:
+            del MODULES['b']
 
 
 def test_one_spelling_of_validation_metrics():
