@@ -99,7 +99,7 @@ def make_learner(
         path=kit_path('runs_dir', make=False),
     )
     learn.recorder.train_metrics = True  # train_accuracy beside valid_accuracy
-    precision, _ = training_precision(recipe, dls.device)
+    precision, _ = training_precision(recipe.precision, dls.device)
     if precision != 'fp32':
         learn.add_cb(MixedPrecision(amp_mode=precision))
     if torch.device(dls.device).type == 'cuda':

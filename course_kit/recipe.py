@@ -171,12 +171,12 @@ class Recipe:
 
 # %% ../nbs/05_recipe.ipynb #rc11prec
 def training_precision(
-    recipe: Recipe,  # what the run asks for (`recipe.precision`)
+    asked: str,  # what the run asks for: a recipe's `precision`
     device,  # where it trains: a torch.device or its name
 ) -> tuple:
-    """`(precision used, why it differs from the recipe's)`: what a run on `device` trains in; `why` is '' if
+    """`(precision used, why it is not the one asked for)`: what a run on `device` trains in; `why` is '' if
     as asked."""
-    asked, device = recipe.precision, torch.device(device)
+    device = torch.device(device)
     if asked == 'fp32':
         return 'fp32', ''
     if device.type != 'cuda':

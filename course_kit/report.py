@@ -15,12 +15,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from .core import CourseKitError, DataNotFoundError, SettingsError, WeightsNotFoundError, Settings
+from course_kit.core import (
+    CourseKitError,
+    DataNotFoundError,
+    BadDataError,
+    SettingsError,
+    WeightsNotFoundError,
+)
+from .core import Settings
 from .core import get_settings, get_device, seed_everything, environment, save_json, unknown_name
 from .core import writable_folder
 from .data import Splits, resize_splits
 from .transfer import create_transfer_model
-from .recipe import PRECISIONS
+from .recipe import PRECISIONS, training_precision
 from .runs import ROW_COLUMNS, as_claims, claim_row
 from .training import TrainResult, train, fast_recipe, fast_setup
 
@@ -210,7 +217,8 @@ class ReportRows(Profile):
         writable_folder(self.out_dir, 'out_dir')
         self.claims = as_claims(claims_file(self.settings), report)
         claims = json.loads(claims_file(self.settings).read_text())
-        self.published = claims.get('fashion_mnist_published', {})  # for the standin notes
+        published = claims.get('fashion_mnist_published', {})  # for the standin notes
+        self.published = {kind: values for kind, values in published.items() if not kind.startswith('_')}
         self.rows = []
         self.started = time.perf_counter()
 
@@ -356,6 +364,8 @@ class ReportRun(ReportRows):
         print(f'== {name} ({self.profile})', flush=True)
         result, status = run_experiment(fn)
         asked = result.get('precision_asked')
+        if asked is not None and 'precision' not in result:  # a dict result, e.g. a sweep's best trial
+            result['precision'] = training_precision(asked, self.device)[0]
         if asked is not None and asked != self.precision:
             raise SettingsError(
                 f'experiment {name!r} trained with precision {asked}, '
@@ -381,12 +391,11 @@ class ReportRun(ReportRows):
         return result
 
     def data(self, smoke, standin, full) -> Splits:
-        """The profile's data: calls the function given for it; a missing data set stops the report, saying
-        why."""
+        "The profile's data: calls the function given for it; a missing or broken data set stops the report."
         load = {'smoke': smoke, 'standin': standin, 'full': full}[self.profile]
         try:
             splits = load()
-        except DataNotFoundError as e:
+        except (DataNotFoundError, BadDataError) as e:
             self.stop(e.message, e.fix)
         print(splits)
         return splits
@@ -401,11 +410,17 @@ class ReportRun(ReportRows):
             self.resized_splits[key] = resize_splits(splits, image_size)
         return self.resized_splits[key]
 
-    def published_note(self, kind: str) -> str:
-        "In standin, the published Fashion-MNIST result for this kind of model, for a row's notes; else ''."
+    def published_note(self, *kinds: str) -> str:
+        """In standin, the published Fashion-MNIST results for these kinds of model, for a row's notes; else
+        ''."""
         if self.profile != 'standin':
             return ''
-        return f'Fashion-MNIST published ({kind}): {self.published[kind]} test accuracy'
+        entries = []
+        for kind in kinds:
+            if kind not in self.published:
+                raise unknown_name('entry of the published Fashion-MNIST table', kind, self.published)
+            entries.append(f'{kind} {" and ".join(str(value) for value in self.published[kind])}')
+        return f'Fashion-MNIST published (test accuracy): {"; ".join(entries)}'
 
     def save_figure(self, fig, name: str) -> Path:
         "Save `fig` as out_dir/<name>.png (100 dpi); in the notebook it still shows below the cell."

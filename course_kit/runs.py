@@ -9,19 +9,22 @@ Docs: https://course-kit.github.io/course_kit/runs.html.md"""
 
 # %% ../nbs/09_runs.ipynb #ac40b86f
 from __future__ import annotations
+import ast
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from scipy.stats import loguniform
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from .core import CourseKitError, BadDataError, DataNotFoundError, SettingsError
 from .core import unknown_name, environment, save_json, atomic_write, kit_path
 
 # %% auto #0
-__all__ = ['ROW_COLUMNS', 'history_of', 'make_record', 'save_record', 'load_record', 'claim_row', 'as_claims', 'sweep']
+__all__ = ['ROW_COLUMNS', 'history_of', 'make_record', 'save_record', 'load_record', 'claim_row', 'as_claims', 'sweep',
+           'best_config', 'narrowed_space']
 
 # %% ../nbs/09_runs.ipynb #3c11b770
 def history_of(learn) -> list:
@@ -371,3 +374,38 @@ def sweep(
         ).reset_index(drop=True)
     atomic_write(folder / 'summary.csv', lambda tmp: table.to_csv(tmp, index=False))
     return table
+
+# %% ../nbs/09_runs.ipynb #rn02best
+def best_config(
+    table: pd.DataFrame,  # a sweep's table, best trial first
+    space: dict,  # the space it swept
+) -> dict:
+    "The best trial's value of each swept hyperparameter, as Python values (tuples back from their text)."
+    best = table.iloc[0]
+    config = {}
+    for key in space:
+        value = best[key]
+        if isinstance(value, str) and value[:1] in '([{':
+            value = ast.literal_eval(value)
+        elif hasattr(value, 'item'):
+            value = value.item()  # numpy's number -> Python's
+        config[key] = value
+    return config
+
+
+def narrowed_space(
+    space: dict,  # the first stage's space
+    best: dict,  # the best configuration (see `best_config`)
+    factor: float = 2.0,  # a distribution becomes loguniform(best / factor, best * factor)
+) -> dict:
+    "A second stage's space: each list cut to the best value and its neighbours, distributions near the best."
+    narrow = {}
+    for key, values in space.items():
+        if hasattr(values, 'rvs'):
+            narrow[key] = loguniform(best[key] / factor, best[key] * factor)
+        elif isinstance(values, list):
+            at = values.index(best[key])
+            narrow[key] = values[max(0, at - 1) : at + 2]
+        else:
+            narrow[key] = values
+    return narrow

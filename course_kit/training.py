@@ -130,7 +130,7 @@ def train(
     wall_seconds = time.perf_counter() - started
     best_epoch = load_best(learn, run_dir) if weights == 'best' else None
     predictions, metrics = evaluate(learn, tta)
-    precision, precision_note = training_precision(recipe, dls.device)
+    precision, precision_note = training_precision(recipe.precision, dls.device)
     history = history_of(learn)
     trained_epochs = len(history) - start_epoch
     record = make_record(

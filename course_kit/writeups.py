@@ -253,7 +253,8 @@ def digit_sum_splits(
         sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
         note='digit images split 80/10/10 before composing: no digit image is shared between splits',
     )
-    return Splits(*parts, name='digit_sum', info=info)
+    digits = 'MNIST' if source == 'mnist' else 'scikit-learn digits'
+    return Splits(*parts, name=f'digit-sum of {digits}', info=info)
 
 # %% ../nbs/11_writeups.ipynb #445d86a7
 def sum_distribution(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
