@@ -194,10 +194,11 @@ def pipeline_images_per_second(device, epochs=3, n=50000, compile=False) -> tupl
     model = get_model('resnet9', 10, widths=widths)
     if not on_gpu:
         model = model.to(memory_format=torch.channels_last)
-    learn = make_learner(dls, model, fast_recipe(epochs, compile=compile), progress=False)
+    recipe = fast_recipe(epochs, compile=compile)
+    learn = make_learner(dls, model, recipe, progress=False)
     learn.logger = lambda row: None
     timer = EpochTimer()
-    fit(learn, cbs=timer)
+    fit(learn, recipe, cbs=timer)
     return n / min(timer.seconds[1:] or timer.seconds), widths, batch_size
 
 

@@ -116,9 +116,10 @@ def kit_run(splits, widths, batch_size, epochs, lr, target, time_cap, device, au
         augment=batch_augment([augment], size),
         seed=0,
     )
-    learn = make_learner(dls, model, fast_recipe(epochs, lr, label_smoothing=label_smoothing), progress=False)
+    recipe = fast_recipe(epochs, lr, label_smoothing=label_smoothing)
+    learn = make_learner(dls, model, recipe, progress=False)
     clock = Clock(tta_accuracy, target, epochs, time_cap)
-    fit(learn, cbs=clock)
+    fit(learn, recipe, cbs=clock)
     # the kit's own TTA, as a check of tta_accuracy
     final = tta_predictions(learn, learn.dls.valid).accuracy()
     if abs(final - clock.rows[-1][2]) > 0.002:

@@ -77,7 +77,7 @@ for r in $reports; do
     *) log "report $r: FAILED (exit $rc; report-$r.log and $r/$r.html say why)" ;;
   esac
 done
-$PY -c "from course_kit.cli import write_summary; write_summary()" >> "$here/gpu_check.log" 2>&1
+$PY -c "from course_kit.summary import write_summary; write_summary()" >> "$here/gpu_check.log" 2>&1
 log "reports ended ($(( $(date +%s) - start )) s)"
 
 # 4. benchmarks, after the reports so nothing shares the GPU with them

@@ -20,26 +20,11 @@ from torchvision.datasets.folder import IMG_EXTENSIONS, find_classes, make_datas
 from torchvision.transforms.v2 import functional as TF
 from PIL import Image
 
-from course_kit.core import (
-    CourseKitError,
-    BadDataError,
-    DataNotFoundError,
-    Settings,
-    get_settings,
-    get_device,
-    unknown_name,
-    kit_path,
-    atomic_write,
-    check_count,
-)
+from .core import CourseKitError, BadDataError, DataNotFoundError, Settings, get_settings
+from .core import get_device, unknown_name, kit_path, atomic_write, check_count
 from .data import ImageSet, Splits, split_set, digits_splits
-from course_kit.datasets import (
-    resolve_data,
-    dataset_name,
-    cifar10_splits,
-    cifar100_splits,
-    fashion_mnist_splits,
-)
+from .datasets import resolve_data, dataset_name, cifar10_splits, cifar100_splits
+from .datasets import fashion_mnist_splits
 from fastai.data.core import DataLoaders
 
 # %% auto #0

@@ -15,14 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from course_kit.core import (
-    CourseKitError,
-    DataNotFoundError,
-    BadDataError,
-    SettingsError,
-    WeightsNotFoundError,
-)
-from .core import Settings
+from .core import CourseKitError, DataNotFoundError, BadDataError, SettingsError
+from .core import WeightsNotFoundError, Settings
 from .core import get_settings, get_device, seed_everything, environment, save_json, unknown_name
 from .core import writable_folder
 from .data import Splits, resize_splits

@@ -14,7 +14,8 @@ import course_kit.checkpoints as checkpoints
 from course_kit.core import seed_everything
 from course_kit.data import digits_splits, get_dls
 from course_kit.models import get_model
-from course_kit.learner import Recipe
+from course_kit.recipe import Recipe
+from course_kit.training import train
 
 KILL_EPOCH = 2
 run_dir, moment, resume = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == 'resume'
@@ -27,14 +28,14 @@ def die():
 real_save, real_replace = checkpoints.save_checkpoint, checkpoints.os.replace
 
 
-def save(learn, path, keep_previous=False):
+def save(learn, path, recipe, keep_previous=False):
     "save_checkpoint, with a kill in its temporary file or between best.pt and last.pt."
     name = Path(path).name
     if moment == 'in_temporary_file' and name == 'last.pt' and learn.epoch >= KILL_EPOCH:
         half_written = Path(path).with_name('.last.pt.1.tmp')
-        checkpoints.torch.save(checkpoints.checkpoint_state(learn), half_written)
+        checkpoints.torch.save(checkpoints.checkpoint_state(learn, recipe), half_written)
         die()
-    real_save(learn, path, keep_previous)
+    real_save(learn, path, recipe, keep_previous)
     if moment == 'between_best_and_last' and name == 'best.pt' and learn.epoch >= KILL_EPOCH:
         die()
 
@@ -79,8 +80,6 @@ recipe = Recipe(
     keep_best=True,
     monitor='valid_loss',
 )
-learn = checkpoints.train(
-    dls, model, recipe, run_dir=run_dir, resume=resume, progress=False, cbs=[MidEpoch()]
-)
+learn = train(dls, model, recipe, run_dir=run_dir, resume=resume, progress=False, cbs=[MidEpoch()]).learn
 torch.save(learn.model.state_dict(), run_dir / 'final_weights.pt')
 (run_dir / 'history.json').write_text(json.dumps([list(row) for row in learn.recorder.values]))

@@ -28,9 +28,11 @@ from course_kit.folders import image_folder_splits, open_rgb
 from course_kit.fixtures import write_cifar_fixture, write_image_folder_fixture
 from course_kit.transfer import create_transfer_model, freeze, unfreeze, add_lora
 from course_kit.models import get_model
-from course_kit.learner import Recipe, Phase, make_learner, fit
-from course_kit.checkpoints import train
-from course_kit.evaluate import get_predictions, write_kaggle_csv, check_submission
+from course_kit.recipe import Recipe, Phase
+from course_kit.learner import make_learner, fit
+from course_kit.training import train
+from course_kit.evaluate import get_predictions
+from course_kit.submissions import write_kaggle_csv, check_submission
 from course_kit.report import ReportRun
 from fastai.callback.core import Callback
 
@@ -61,9 +63,17 @@ def tiny_dls(small, **kw):
     return get_dls(small, batch_size=32, device='cpu', **kw)
 
 
+def trained(small):
+    "The tiny model after one epoch on the digits: its learner."
+    recipe = Recipe(epochs=1)
+    learn = make_learner(tiny_dls(small), tiny_model(), recipe, progress=False)
+    fit(learn, recipe)
+    return learn
+
+
 # --- fastai's tools on the kit's loaders
 def test_test_dl_gives_the_items_passed(small):
-    learn = fit(make_learner(tiny_dls(small), tiny_model(), Recipe(epochs=1), progress=False))
+    learn = trained(small)
     items = small.test.images[5:12]
     dl = learn.dls.test_dl(items)
     assert torch.equal(dl.dataset.images, items)
@@ -71,7 +81,7 @@ def test_test_dl_gives_the_items_passed(small):
 
 
 def test_predict_and_export_fail_at_once_with_the_way_to_do_it(small, tmp_path):
-    learn = fit(make_learner(tiny_dls(small), tiny_model(), Recipe(epochs=1), progress=False))
+    learn = trained(small)
     learn.path = tmp_path
     with pytest.raises(CourseKitError, match=r'get_predictions\(learn, learn.dls.test_dl\(images\)\)'):
         learn.predict(small.test.images[0])
@@ -231,24 +241,20 @@ def test_an_exploding_loss_warns(small):
             if self.training:
                 self.learn.loss = self.learn.loss * 1000.0**self.epoch
 
+    recipe = Recipe(epochs=3, lr=1e-9, schedule='constant')
     with pytest.warns(UserWarning, match='the run is diverging'):
-        fit(
-            make_learner(
-                tiny_dls(small), tiny_model(), Recipe(epochs=3, lr=1e-9, schedule='constant'), progress=False
-            ),
-            cbs=Inflate(),
-        )
+        fit(make_learner(tiny_dls(small), tiny_model(), recipe, progress=False), recipe, cbs=Inflate())
 
 
 # --- checks at the boundary, before an epoch is spent
 @pytest.mark.parametrize(
     'model, message',
     [
-        (lambda: get_model('small_cnn', 37, in_channels=1), 'has 37 outputs but digits has 10 classes'),
-        (lambda: get_model('small_cnn', 10, in_channels=3), 'takes 3-channel images but digits has 1'),
+        (lambda: get_model('small_cnn', 37, in_channels=1), 'has 37 outputs but the data has 10 classes'),
+        (lambda: get_model('small_cnn', 10, in_channels=3), 'takes 3-channel images but the data has 1'),
         (
             lambda: get_model('three_block_cnn', 10, in_channels=1),
-            'cannot take the (1, 8, 8) images of digits',
+            'cannot take the (1, 8, 8) images of the data',
         ),
     ],
 )

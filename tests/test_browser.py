@@ -41,7 +41,7 @@ FIGURE_CALL = re.compile(
 )
 # not model.train()
 TRAINING_CALL = re.compile(
-    r'^(?!\s*(def|#)\b).*(?<![\w.])(fit|train|run_training|fast_run)\(|\.fit(_one_cycle)?\(', re.M
+    r'^(?!\s*(def|#)\b).*(?<![\w.])(fit|train|fast_recipe_row)\(|\.fit(_one_cycle)?\(', re.M
 )
 
 

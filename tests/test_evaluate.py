@@ -9,15 +9,13 @@ from course_kit.core import BadDataError
 from course_kit.evaluate import (
     Accuracy,
     Predictions,
-    check_submission,
     majority_vote,
     mean_probabilities,
     per_class_accuracy,
     roc_curves,
     top_k_accuracy,
-    write_kaggle_csv,
-    write_label_list,
 )
+from course_kit.submissions import check_submission, write_kaggle_csv, write_label_list
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ from course_kit.data import ImageSet, Splits, get_dls
 from course_kit.models import get_model
 from course_kit.runs import history_of
 import course_kit.checkpoints as checkpoints_module
-from course_kit.learner import ChannelsLast, Phase, Recipe, fit, group_lrs, make_learner
-from course_kit.checkpoints import load_checkpoint, train
+from course_kit.recipe import ChannelsLast, Phase, Recipe, group_lrs, training_precision
+from course_kit.learner import fit, make_learner
+from course_kit.checkpoints import load_checkpoint
+from course_kit.training import train
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # (`one_thread` and `small` are in conftest.py)
@@ -37,7 +39,7 @@ def run(small, run_dir, recipe, resume=False, cbs=None):
     seed_everything(0)
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16), dropout=0.2)
     dls = get_dls(small, batch_size=32, device='cpu', normalize=([0.5], [0.5]))
-    return train(dls, model, recipe, run_dir=run_dir, resume=resume, cbs=cbs, progress=False)
+    return train(dls, model, recipe, run_dir=run_dir, resume=resume, cbs=cbs, progress=False).learn
 
 
 def assert_same_run(a, b):
@@ -209,13 +211,11 @@ def test_diverging_run_stops_and_keeps_last_good_checkpoint(small, tmp_path):
 
 def test_layerwise_learning_rates(small):
     dls = get_dls(small, batch_size=32, device='cpu')
+    recipe = Recipe(epochs=1, lr=0.01, lr_mult=100, schedule='constant')
     learn = make_learner(
-        dls,
-        get_model('small_cnn', 10, in_channels=1, widths=(8, 16)),
-        Recipe(epochs=1, lr=0.01, lr_mult=100, schedule='constant'),
-        progress=False,
+        dls, get_model('small_cnn', 10, in_channels=1, widths=(8, 16)), recipe, progress=False
     )
-    fit(learn)
+    fit(learn, recipe)
     assert [h['lr'] for h in learn.opt.hypers] == pytest.approx([1e-4, 1e-3, 1e-2])
     assert group_lrs(0.01, 3, 100) == pytest.approx([1e-4, 1e-3, 1e-2])
 
@@ -231,15 +231,17 @@ def test_validate_every_gives_none_rows_in_history(small, tmp_path):
 def test_gpu_switches_are_ignored_on_cpu(small):
     dls = get_dls(small, batch_size=32, device='cpu')
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16))
-    learn = make_learner(
-        dls, model, Recipe(epochs=1, mixed_precision='fp16', channels_last=True, compile=True), progress=False
-    )
+    recipe = Recipe(epochs=1, precision='fp16', channels_last=True, compile=True)
+    learn = make_learner(dls, model, recipe, progress=False)
     assert not any(isinstance(cb, (MixedPrecision, ChannelsLast)) for cb in learn.cbs)
-    assert learn.notes == [
-        'mixed_precision, channels_last, compile ignored: they are for CUDA GPUs and this run is on cpu'
-    ]
-    fit(learn)
-    assert learn.model is model and model[0][0].weight.is_contiguous()  # not compiled, not channels_last
+    assert training_precision(recipe.precision, dls.device) == (
+        'fp32',
+        'fp16 was asked for, but mixed precision is for CUDA GPUs and this run is on cpu',
+    )
+    fit(learn, recipe)
+    # not compiled, not channels_last: the 8 -> 16 convolution (a 1-channel one is the same in both formats)
+    assert learn.model is model and model[1][0].weight.is_contiguous()
+    assert not model[1][0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_channels_last_callback_converts_model_and_batches(small):
@@ -260,13 +262,10 @@ def test_channels_last_callback_converts_model_and_batches(small):
     # 3 channels: with 1, both memory formats are the same
     dls = get_dls(colour, batch_size=32, device='cpu')
     seen = SeeBatch()
-    learn = make_learner(
-        dls,
-        get_model('small_cnn', 10, in_channels=3, widths=(8, 16)),
-        Recipe(epochs=1),
-        cbs=[ChannelsLast(), seen],
-        progress=False,
-    )
+    recipe = Recipe(epochs=1)
+    model = get_model('small_cnn', 10, in_channels=3, widths=(8, 16))
+    learn = make_learner(dls, model, recipe, cbs=[ChannelsLast(), seen], progress=False)
     assert not learn.model[0][0].weight.is_contiguous(memory_format=torch.channels_last)
-    fit(learn)
+    fit(learn, recipe)
     assert seen.seen and learn.model[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not learn.model[0][0].weight.is_contiguous()  # 3 input channels: the two formats differ

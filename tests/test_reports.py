@@ -136,9 +136,10 @@ def test_standin_transfer_row_without_imagenet_weights_is_not_plain_done(tmp_pat
     summary say so."""
     from course_kit.core import get_settings
     from course_kit.data import Splits, digits_splits, to_rgb, get_dls
-    from course_kit.learner import Recipe
+    from course_kit.recipe import Recipe
+    from course_kit.training import train
     from course_kit.report import ReportRun
-    from course_kit.cli import write_summary
+    from course_kit.summary import write_summary
 
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))  # no cached weights
     monkeypatch.setenv('COURSE_KIT_ALLOW_DOWNLOAD', 'false')  # and no download
@@ -158,9 +159,8 @@ def test_standin_transfer_row_without_imagenet_weights_is_not_plain_done(tmp_pat
     model, note = run.transfer_model('resnet18', splits.n_classes)
     assert note.startswith('random init: no ImageNet weights') and 'hub cache' in note
     dls = get_dls(splits, 256, 'cpu')
-    run.experiment(
-        'ResNet-50 features', lambda: run.train('ResNet-50 features', dls, model, Recipe(epochs=1), note=note)
-    )
+    recipe = Recipe(epochs=1, precision=run.precision)
+    run.experiment('ResNet-50 features', lambda: train(dls, model, recipe, notes=[note]).free())
     row = json.loads(write_summary(settings).read_text())['rows'][0]
     assert row['status'] == 'done (random init: no ImageNet weights)', row['status']
     # the number is there, and so is why it means little
