@@ -29,17 +29,17 @@ from .grading import kernel_name, kernel_config, student_copies, grade_folder
 from .summary import notebook_title, write_summary
 
 # %% auto #0
-__all__ = ['list_reports', 'run_report']
+__all__ = ['run_report']
 
 # %% ../nbs/10c_cli.ipynb #ab48847f
-def list_reports(settings: Settings | None = None) -> list:
+def _list_reports(settings: Settings | None = None) -> list:
     "Names of the report notebooks (without .ipynb)."
     return sorted(p.stem for p in reports_dir(settings).glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 # %% ../nbs/10c_cli.ipynb #a2f48a58
 def report_path(name: str, settings: Settings | None = None) -> Path:
     "The notebook of report `name`, or an error listing the reports there are."
-    names = list_reports(settings)
+    names = _list_reports(settings)
     if name not in names:
         raise unknown_name('report', name, names)
     return reports_dir(settings) / f'{name}.ipynb'
@@ -123,7 +123,7 @@ def fingerprint(name: str, parameters: dict, settings: Settings | None = None) -
 
 # %% ../nbs/10c_cli.ipynb #0d8f569a
 def run_report(
-    name: str,  # report name, see `list_reports`
+    name: str,  # report name, see `_list_reports`
     parameters: dict | None = None,  # typed parameters (see `parse_parameters`)
     out_dir: Path | str | None = None,  # default: reports_out/<name>
     force: bool = False,  # run even if the same run is already done
@@ -243,7 +243,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def print_list():
-    for name in list_reports():
+    for name in _list_reports():
         print(name)
         for key, info in report_parameters(name).items():
             print(f'    {key:<14} {info["type"]:<6} = {info["default"]:<16} {info["help"]}')
@@ -277,7 +277,7 @@ def main(argv: list | None = None) -> int:
         if args.action == 'list':
             print_list()
             return 0
-        names = list_reports() if args.all else args.names
+        names = _list_reports() if args.all else args.names
         if not names:
             raise SettingsError(
                 'no report named', fix='give report names or --all; see `course-kit report list`'

@@ -26,7 +26,7 @@ from .runs import ROW_COLUMNS, as_claims, claim_row
 from .training import TrainResult, train, fast_recipe, fast_setup
 
 # %% auto #0
-__all__ = ['PROFILES', 'check_parameters', 'reports_dir', 'claims_file', 'ProfileUnavailable', 'ReportRun']
+__all__ = ['PROFILES', 'check_parameters', 'reports_dir', 'ProfileUnavailable', 'ReportRun']
 
 # %% ../nbs/10_report.ipynb #d6e4fa08
 def injected_names(history) -> list:
@@ -93,7 +93,7 @@ def reports_dir(settings: Settings | None = None) -> Path:
     return folder
 
 
-def claims_file(settings: Settings | None = None) -> Path:
+def _claims_file(settings: Settings | None = None) -> Path:
     "The writeups' claimed numbers: reports/claims.json."
     return reports_dir(settings) / 'claims.json'
 
@@ -209,8 +209,8 @@ class ReportRows(Profile):
         self.settings = settings or get_settings()
         self.out_dir = Path(out_dir) if out_dir else self.settings.reports_out / report
         writable_folder(self.out_dir, 'out_dir')
-        self.claims = as_claims(claims_file(self.settings), report)
-        claims = json.loads(claims_file(self.settings).read_text())
+        self.claims = as_claims(_claims_file(self.settings), report)
+        claims = json.loads(_claims_file(self.settings).read_text())
         published = claims.get('fashion_mnist_published', {})  # for the standin notes
         self.published = {kind: values for kind, values in published.items() if not kind.startswith('_')}
         self.rows = []

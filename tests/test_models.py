@@ -120,4 +120,8 @@ def test_unknown_names_list_what_is_accepted():
         get_model('resnet18', 10, freeze=True)
     assert {'two_block_cnn', 'three_block_cnn', 'vit', 'cifar_vgg'} <= set(MODELS)
     # one rule: random weights unless pretrained=True
-    assert get_model('alexnet', 5).pretrained is False
+    torch.manual_seed(0)
+    default = get_model('alexnet', 5).state_dict()
+    torch.manual_seed(0)
+    random_init = get_model('alexnet', 5, pretrained=False).state_dict()
+    assert all(torch.equal(default[k], random_init[k]) for k in default)

@@ -17,7 +17,6 @@ README = (ROOT / 'README.md').read_text()
 NOT_RUN = {
     'make test': 'it is the command running these tests',
     'make lab': 'it starts a server and waits (tests/test_browser.py starts JupyterLab the same way)',
-    'make test-lessons': 'every lesson in a real browser: longer than a test should take (make test-lessons)',
 }
 # What a placeholder in a command stands for here.
 PLACEHOLDERS = {'FOLDER': '{tmp}/graded', 'DIR': '{tmp}/copies'}
@@ -62,7 +61,9 @@ def scratch(tmp_path_factory):
     }
     # a folder of one student's copy of one lesson, for the grading command
     copies = tmp / 'one'
-    subprocess.run([str(ROOT / '.venv/bin/course-kit'), 'student', '--out', str(copies)], check=True, cwd=ROOT)
+    subprocess.run(
+        [str(ROOT / '.venv/bin/course-kit'), 'student', '--out', str(copies)], check=True, cwd=ROOT
+    )
     (tmp / 'graded' / 'student-1').mkdir(parents=True)
     (copies / '00_core.ipynb').rename(tmp / 'graded' / 'student-1' / '00_core.ipynb')
     return tmp, env
@@ -116,7 +117,7 @@ def real_imports() -> dict:
 
 def drawn_imports() -> dict:
     "The Architecture table of the README: module -> the modules it builds on."
-    rows = re.findall(r'^\| `(\w+)` \(`\w+`\) \| ([\w, ]*) \|', README, re.M)
+    rows = re.findall(r'^\| `(\w+)` \(`\w+`\) \|\s*([\w, ]*?)\s*\|', README, re.M)
     return {module: {m.strip() for m in builds_on.split(',') if m.strip()} for module, builds_on in rows}
 
 

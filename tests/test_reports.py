@@ -1,6 +1,7 @@
 "Every writeup report, run by the `course-kit` CLI: smoke end to end, full stopping honestly on a CPU."
 
 import json
+import re
 import pytest
 from conftest import BIN, ROOT, run
 
@@ -166,3 +167,35 @@ def test_standin_transfer_row_without_imagenet_weights_is_not_plain_done(tmp_pat
     # the number is there, and so is why it means little
     assert row['reproduced'] is not None and 'hub cache' in row['note']
     assert 'done (random init: no ImageNet weights)' in (tmp_path / 'out' / 'summary.md').read_text()
+
+
+def _cells(name):
+    notebook = json.loads((ROOT / 'reports' / f'{name}.ipynb').read_text())
+    return [(c['cell_type'], ''.join(c['source'])) for c in notebook['cells']]
+
+
+@pytest.mark.parametrize('name', REPORTS)
+def test_reports_call_the_kit_and_keep_at_most_three_helpers(name):
+    "Experiment and data functions are the report's content; other local helpers belong in the kit."
+    code = '\n'.join(source for kind, source in _cells(name) if kind == 'code')
+    helpers = [
+        line.split('(')[0].removeprefix('def ') for line in code.splitlines() if line.startswith('def ')
+    ]
+    experiments = set(re.findall(r'run\.experiment\([^,]+,\s*(?:lambda:\s*)?(\w+)', code))
+    others = [h for h in helpers if h not in experiments and not h.endswith(('_data', '_fixture'))]
+    assert len(others) <= 3, f'{name} defines {others}'
+
+
+@pytest.mark.parametrize('name', REPORTS)
+def test_reports_open_short_with_their_profile_table(name):
+    kind, opening = _cells(name)[0]
+    assert kind == 'markdown' and '| `smoke`' in opening, name
+    prose = '\n'.join(line for line in opening.splitlines() if not line.startswith('|'))
+    assert len(prose.split()) <= 230, f'{name} opens with {len(prose.split())} words'
+
+
+def test_every_smoke_row_says_it_trained_in_fp32_on_a_cpu(smoke):
+    _, out = smoke
+    for r in json.loads((out / 'summary.json').read_text())['rows']:
+        if r['epochs']:
+            assert 'fp32' in r['note'], (r['report'], r['experiment'], r['note'])
