@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import CheckpointError, atomic_write, fsync, writable_folder
+from .core import CheckpointError, atomic_write, fsync, writable_folder, rank_and_world
 from .recipe import Recipe, skipped, monitored
 from fastcore.foundation import L
 from fastai.learner import Learner
@@ -26,7 +26,8 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'load_checkpoint', 'Checkpoint', 'checkpoint_callbacks', 'Interrupt', 'load_best']
+__all__ = ['save_checkpoint', 'write_checkpoint', 'load_checkpoint', 'Checkpoint', 'checkpoint_callbacks', 'Interrupt',
+           'load_best']
 
 # %% ../nbs/06a_checkpoints.ipynb #3f344ab3
 CHECKPOINT_FORMAT = 'course_kit-checkpoint-v1'
@@ -77,6 +78,28 @@ def set_rng_states(states: dict, dls=None):
     if states['loader'] is not None and generator is not None:
         generator.set_state(states['loader'].cpu())
 
+
+def every_rank(states: dict):
+    "`states` of this process; under torchrun, the list of every process's states, in rank order."
+    rank, world_size = rank_and_world()
+    if world_size == 1:
+        return states
+    gathered = [None] * world_size
+    torch.distributed.all_gather_object(gathered, states)
+    return gathered
+
+
+def this_rank(saved) -> dict:
+    "This process's generator states from what `every_rank` saved."
+    if isinstance(saved, dict):
+        return saved
+    return saved[rank_and_world()[0]]
+
+
+def unwrapped(model: nn.Module) -> nn.Module:
+    "The model itself, also while it trains wrapped in `DistributedDataParallel` (as its `.module`)."
+    return getattr(model, 'module', model)
+
 # %% ../nbs/06a_checkpoints.ipynb #cca7aa88
 def digest(*arrays) -> str:
     "A short hash of some tensors' bytes."
@@ -101,7 +124,10 @@ def data_signature(dls) -> dict:
 
 def stateful_callbacks(learn: Learner) -> list:
     "The learner's callbacks whose state a checkpoint keeps (those with `state_dict` and `load_state_dict`)."
-    return [cb for cb in learn.cbs if hasattr(cb, 'state_dict') and hasattr(cb, 'load_state_dict')]
+    # asked of the class: a fastai callback passes unknown names on to the learner, and so to the model
+    return [
+        cb for cb in learn.cbs if hasattr(type(cb), 'state_dict') and hasattr(type(cb), 'load_state_dict')
+    ]
 
 # %% ../nbs/06a_checkpoints.ipynb #433ac223
 def checkpoint_state(learn: Learner, recipe: Recipe) -> dict:
@@ -110,14 +136,15 @@ def checkpoint_state(learn: Learner, recipe: Recipe) -> dict:
     return dict(
         format=CHECKPOINT_FORMAT,
         epoch=learn.epoch,
-        model=learn.model.state_dict(),
+        model=unwrapped(learn.model).state_dict(),
+        processes=rank_and_world()[1],
         opt=plain(learn.opt.state_dict()),
         callbacks={cb.name: plain(cb.state_dict()) for cb in stateful_callbacks(learn)},
         smooth_loss=plain(dict(count=smooth.count, val=smooth.val.detach().clone())),
-        rng=rng_states(learn.dls),
+        rng=every_rank(rng_states(learn.dls)),
         recipe=recipe.as_dict(),
         data=data_signature(learn.dls),
-        model_name=type(learn.model).__name__,
+        model_name=type(unwrapped(learn.model)).__name__,
         history=[[None if v is None else float(v) for v in row] for row in learn.recorder.values],
         metric_names=list(learn.recorder.metric_names),
         torch_version=str(torch.__version__),
@@ -130,9 +157,21 @@ def save_checkpoint(
     recipe: Recipe,  # the recipe it trains with (kept in the checkpoint, compared on resume)
     keep_previous: bool = False,  # move the file already there to previous.pt first (last.pt does)
 ) -> Path:
-    "Write the learner's checkpoint to `path` atomically (temporary file, fsync, rename)."
+    """Write the learner's checkpoint to `path` atomically (temporary file, fsync, rename); under torchrun,
+    process 0 writes it, with every process's random generators."""
     path = Path(path)
-    state = checkpoint_state(learn, recipe)
+    state = checkpoint_state(learn, recipe)  # every process takes part (its generators are gathered)
+    rank, world_size = rank_and_world()
+    if world_size > 1:
+        if rank == 0:
+            write_checkpoint(state, path, keep_previous)
+        torch.distributed.barrier()  # no process goes on before the file is whole
+        return path
+    return write_checkpoint(state, path, keep_previous)
+
+
+def write_checkpoint(state: dict, path: Path, keep_previous: bool) -> Path:
+    "Write `state` to `path` atomically; with `keep_previous`, the file already there becomes previous.pt."
     if not keep_previous or not path.exists():
         return atomic_write(path, lambda tmp: torch.save(state, tmp))
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
@@ -249,14 +288,14 @@ class Restore(Callback):
         self.checkpoint = checkpoint
 
     def before_fit(self):
-        self.learn.model.load_state_dict(self.checkpoint['model'])
+        unwrapped(self.learn.model).load_state_dict(self.checkpoint['model'])
         opt_state = dict(self.checkpoint['opt'])
         opt_state['hypers'] = L(opt_state['hypers'])
         self.learn.opt.load_state_dict(opt_state)
         for cb in stateful_callbacks(self.learn):
             if cb.name in self.checkpoint['callbacks']:
                 cb.load_state_dict(self.checkpoint['callbacks'][cb.name])
-        set_rng_states(self.checkpoint['rng'], self.learn.dls)
+        set_rng_states(this_rank(self.checkpoint['rng']), self.learn.dls)
 
 
 class Replay(Callback):
@@ -286,6 +325,14 @@ def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe
         'resume with the recipe, data and model of that run; or use another run_dir; or train with '
         'overwrite=True to replace it'
     )
+    processes = rank_and_world()[1]
+    if checkpoint.get('processes', 1) != processes:
+        raise CheckpointError(
+            f'{path} was written by {checkpoint.get("processes", 1)} process(es), and this run has '
+            f'{processes}',
+            fix='resume with the same number, e.g. torchrun --nproc_per_node '
+            f'{checkpoint.get("processes", 1)}',
+        )
     if checkpoint['recipe'] != recipe.as_dict():
         changed = [k for k in checkpoint['recipe'] if checkpoint['recipe'][k] != recipe.as_dict().get(k)]
         raise CheckpointError(
@@ -299,7 +346,7 @@ def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe
             f'({", ".join(f"{k}: {saved[k]} then, {now[k]} now" for k in changed)})',
             fix=fix,
         )
-    mine = {k: tuple(v.shape) for k, v in learn.model.state_dict().items()}
+    mine = {k: tuple(v.shape) for k, v in unwrapped(learn.model).state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in checkpoint['model'].items()}
     if mine != theirs:
         missing = sorted(set(mine) - set(theirs))
@@ -307,7 +354,8 @@ def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe
         shapes = [k for k in mine if k in theirs and mine[k] != theirs[k]]
         raise CheckpointError(
             f'{path} was written for another model ({checkpoint.get("model_name")}, not '
-            f'{type(learn.model).__name__}): {len(missing)} layers missing, {len(extra)} unexpected, '
+            f'{type(unwrapped(learn.model)).__name__}): {len(missing)} layers missing, {len(extra)} '
+            'unexpected, '
             f'{len(shapes)} of another shape (first: {(missing + extra + shapes)[0]})',
             fix=fix,
         )
@@ -322,12 +370,12 @@ def prepare_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> None:
     writable_folder(run_dir, 'run_dir')
     for stale in run_dir.glob('.*.pt.*.tmp'):
         print(f'removing {stale.name}, a temporary file a killed run left behind')
-        stale.unlink()
+        stale.unlink(missing_ok=True)  # under torchrun another process may have removed it
     found = [name for name in CHECKPOINT_FILES if (run_dir / name).exists()]
     if found and overwrite:
         print(f'overwrite=True: removing {", ".join(found)} from {run_dir}')
         for name in found:
-            (run_dir / name).unlink()
+            (run_dir / name).unlink(missing_ok=True)
     elif found and not resume:
         raise CheckpointError(
             f'{run_dir} already holds the checkpoints of a run ({", ".join(found)})',
@@ -407,5 +455,5 @@ def load_best(
             f'{expected}',
             fix="resume the run (resume=True) so the pair is written again, or evaluate weights='last'",
         )
-    learn.model.load_state_dict(best['model'])
+    unwrapped(learn.model).load_state_dict(best['model'])
     return best['epoch']

@@ -28,8 +28,8 @@ from IPython.display import display
 # %% auto #0
 __all__ = ['CHECK_MIME', 'CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError',
            'UnknownNameError', 'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count',
-           'Settings', 'get_settings', 'seed_everything', 'get_device', 'kit_path', 'environment', 'fsync',
-           'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
+           'Settings', 'get_settings', 'seed_everything', 'get_device', 'rank_and_world', 'kit_path', 'environment',
+           'fsync', 'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings(
@@ -163,6 +163,10 @@ class Settings:
     num_workers: int = 0  # DataLoader workers for folder data sets
     seed: int = 42  # default random seed
     allow_download: bool = True  # may the kit download data and weights when the network answers?
+    slurm_partition: str = ''  # SLURM partition for jobs ('': the cluster's default)
+    slurm_time_min: int = 240  # time limit of one job, in minutes (SLURM and local processes)
+    slurm_gpus_per_job: int = 1  # GPUs each SLURM job asks for
+    max_parallel: int = 8  # jobs of one SLURM array running at once
     root: Path = Path('.')  # folder of settings.ini (relative paths start here)
 
 # %% ../nbs/00_core.ipynb #56f74d36
@@ -258,6 +262,9 @@ def get_device(
     if isinstance(device, torch.device):
         return device
     name = (device or get_settings().device).strip().lower()
+    local_rank = os.environ.get('LOCAL_RANK')  # set by torchrun: one GPU per process
+    if name in ('auto', 'cuda') and local_rank is not None and torch.cuda.is_available():
+        return torch.device('cuda', int(local_rank))
     if name == 'auto':
         if torch.cuda.is_available():
             return torch.device('cuda')
@@ -278,6 +285,13 @@ def get_device(
             "device 'mps' was asked for but is not available here", fix="use device='auto' or 'cpu'"
         )
     return chosen
+
+
+def rank_and_world() -> tuple:
+    "`(rank, number of processes)` of this process: (0, 1) unless it is one of several under torchrun."
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
 
 # %% ../nbs/00_core.ipynb #633bfcdf
 def kit_path(

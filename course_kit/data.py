@@ -7,6 +7,7 @@ Docs: https://course-kit.github.io/course_kit/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #82b55ffc
 from __future__ import annotations
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -20,8 +21,10 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from .core import CourseKitError, BadDataError, get_device, check_count
+from fastai import torch_core
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
@@ -298,6 +301,8 @@ class DeviceLoader(FastaiParts):
         self.augment = augment
         self.seed = seed
         self.generator = torch.Generator().manual_seed(seed)
+        self.rank = 0  # this process, of `world_size` (see `shard`)
+        self.world_size = 1
         self.mean = None
         self.std = None
         if normalize is not None:
@@ -326,17 +331,30 @@ class DeviceLoader(FastaiParts):
             order = torch.randperm(len(self.data), generator=self.generator)
         else:
             order = torch.arange(len(self.data))
+        order = order.to(self.device)
+        generator = self.generator
+        if self.world_size > 1 and self.augment is not None:
+            # the same draw in every process, then a seed of its own for this process's augmentation
+            seed = int(torch.randint(2**62, (1,), generator=self.generator))
+            generator = torch.Generator().manual_seed(seed + self.rank)
+        for index in order.split(self.batch_size)[: len(self)]:
+            self.real_size = len(index)  # the global batch, before padding (see `to_detach`)
+            if self.world_size > 1:
+                index = self.my_share(index, order)
+            yield self.batch(index, generator)
+
+    def batch(self, index: torch.Tensor, generator: torch.Generator):
+        "The batch of the images at `index`: to float in [0, 1], augmented, normalised."
         on_bytes = getattr(self.augment, 'on_bytes', False)
-        for index in order.to(self.device).split(self.batch_size)[: len(self)]:
-            x = self.images[index]  # uint8
-            if self.augment is not None and on_bytes:
-                x = self.augment(x, generator=self.generator)
-            x = x.float().div_(255)
-            if self.augment is not None and not on_bytes:
-                x = self.augment(x, generator=self.generator)
-            if self.mean is not None:
-                x = (x - self.mean) / self.std
-            yield x, self.labels[index]
+        x = self.images[index]  # uint8
+        if self.augment is not None and on_bytes:
+            x = self.augment(x, generator=generator)
+        x = x.float().div_(255)
+        if self.augment is not None and not on_bytes:
+            x = self.augment(x, generator=generator)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return x, self.labels[index]
 
     def new(self, dataset=None, shuffle: bool = False, drop_last: bool = False, augment=None, **kwargs):
         """A copy for evaluation (fastai calls this; `dataset` comes from `test_dl`): no shuffle, no
@@ -446,3 +464,43 @@ def subset_splits(
         name=splits.name,
         info={**splits.info, 'subset': dict(train=train, valid=valid, test=test, seed=seed)},
     )
+
+# %% ../nbs/01_data.ipynb #dl51shard
+@patch
+def shard(self: DeviceLoader, rank: int, world_size: int) -> DeviceLoader:
+    """This loader for process `rank` of `world_size`: its slice of every global batch (same images, same
+    order)."""
+    if not 0 <= rank < world_size:
+        raise CourseKitError(
+            f'rank {rank} of {world_size} processes', fix='rank goes from 0 to world_size - 1'
+        )
+    sharded = copy.copy(self)  # shares the images and the shuffling generator
+    sharded.rank = rank
+    sharded.world_size = world_size
+    return sharded
+
+
+@patch
+def my_share(self: DeviceLoader, index: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    "This process's slice of the global batch `index`, padded from the start of `order` to divide evenly."
+    padding = (-len(index)) % self.world_size
+    index = torch.cat([index, order[:padding]])
+    return index.view(self.world_size, -1)[self.rank]
+
+
+@patch
+def to_detach(self: DeviceLoader, b, cpu: bool = True, gather: bool = True):
+    "fastai's `to_detach`; on a shard, the slices of every process gathered in order, padding removed."
+    if self.world_size > 1 and gather:
+        b = torch_core.apply(self.gathered, b)
+    return torch_core.to_detach(b, cpu, gather=False)
+
+
+@patch
+def gathered(self: DeviceLoader, t: torch.Tensor) -> torch.Tensor:
+    "`t` from every process, in rank order, without the padding (a number: the mean over the processes)."
+    parts = [torch.empty_like(t) for _ in range(self.world_size)]
+    torch.distributed.all_gather(parts, t.contiguous())
+    if t.ndim == 0:
+        return torch.stack(parts).mean()
+    return torch.cat(parts)[: self.real_size]

@@ -16,7 +16,8 @@ import torch
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, log_loss
 from sklearn.metrics import recall_score, roc_auc_score, roc_curve, top_k_accuracy_score
 
-from .core import BadDataError, SettingsError, unknown_name
+from .core import BadDataError, SettingsError, unknown_name, rank_and_world
+from .data import DeviceLoader
 from fastcore.basics import getcallable
 from fastai.callback.core import Callback
 
@@ -136,8 +137,12 @@ def get_predictions(
     learn,  # a fastai Learner
     dl=None,  # a loader (default: the valid loader)
 ) -> Predictions:
-    "Probabilities, predicted and true labels (and file names, if any) of every item of `dl`."
+    """Probabilities, predicted and true labels (and file names, if any) of every item of `dl`, once each
+    (under torchrun: each process predicts its share, and the shares are gathered)."""
     dl = dl if dl is not None else learn.dls.valid
+    rank, world_size = rank_and_world()
+    if world_size > 1 and isinstance(dl, DeviceLoader) and dl.world_size == 1:
+        dl = dl.shard(rank, world_size)
     recorder = getattr(learn, 'recorder', None)
     kept = (
         {k: getattr(recorder, k, None) for k in ('values', 'lrs', 'iters', 'losses')}

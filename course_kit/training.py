@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core import SettingsError, get_device, seed_everything, unknown_name
+from .core import SettingsError, get_device, seed_everything, unknown_name, rank_and_world
 from .data import Splits, DeviceLoader, get_dls
 from .augment import batch_augment
 from .models import get_model, count_parameters
@@ -26,9 +26,11 @@ from .checkpoints import checkpoint_callbacks, load_best
 from .evaluate import get_predictions, tta_predictions
 from .runs import history_of, make_record
 from fastcore.foundation import L
+from fastai.distributed import DistributedTrainer
 
 # %% auto #0
-__all__ = ['FAST_WIDTHS', 'TrainResult', 'train', 'fast_recipe', 'channel_stats', 'fast_setup']
+__all__ = ['FAST_WIDTHS', 'TrainResult', 'ShardedTrainer', 'distributed_callbacks', 'train', 'fast_recipe', 'channel_stats',
+           'fast_setup']
 
 # %% ../nbs/09a_training.ipynb #85f18bd6
 @dataclass
@@ -66,6 +68,23 @@ class TrainResult:
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return self
+
+# %% ../nbs/09a_training.ipynb #tr11ddp
+class ShardedTrainer(DistributedTrainer):
+    "fastai's `DistributedTrainer` for the kit's loaders: each process gets its `shard` of every batch."
+
+    def _wrap_dl(self, dl):
+        if isinstance(dl, DeviceLoader):
+            return dl if dl.world_size > 1 else dl.shard(*rank_and_world())
+        return super()._wrap_dl(dl)
+
+
+def distributed_callbacks(learn) -> list:
+    "Under torchrun: a `ShardedTrainer` (gloo on a CPU, NCCL on GPUs). In one process: none."
+    if rank_and_world()[1] == 1:
+        return []
+    on_cpu = learn.dls.device.type == 'cpu'
+    return [ShardedTrainer(sync_bn=not on_cpu, cpu=on_cpu)]
 
 # %% ../nbs/09a_training.ipynb #cc2dd8c6
 def evaluate(learn, tta: bool = False) -> tuple:
@@ -121,10 +140,12 @@ def train(
         raise SettingsError(
             'resume=True needs a run_dir', fix='pass run_dir=the folder of the run to go on with'
         )
-    learn = make_learner(dls, model, recipe, progress=progress, splitter=splitter)
-    callbacks, start_epoch = [], 0
+    rank, world_size = rank_and_world()
+    learn = make_learner(dls, model, recipe, progress=progress if rank == 0 else False, splitter=splitter)
+    callbacks, start_epoch = distributed_callbacks(learn), 0  # first: it joins the processes
     if run_dir is not None:
-        callbacks, start_epoch = checkpoint_callbacks(learn, recipe, run_dir, resume, overwrite)
+        saving, start_epoch = checkpoint_callbacks(learn, recipe, run_dir, resume, overwrite)
+        callbacks += saving
     started = time.perf_counter()
     fit(learn, recipe, cbs=callbacks + list(L(cbs)), start_epoch=start_epoch)
     wall_seconds = time.perf_counter() - started
@@ -148,6 +169,8 @@ def train(
         images_per_second=len(dls.train.dataset) * trained_epochs / wall_seconds if trained_epochs else None,
         precision=precision,
         precision_note=precision_note,
+        processes=world_size,
+        global_batch_size=dls.train.batch_size if isinstance(dls.train, DeviceLoader) else dls.train.bs,
         notes=list(notes),
     )
     return TrainResult(record, learn, predictions, metrics, best_epoch)
