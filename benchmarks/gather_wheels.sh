@@ -13,9 +13,10 @@ platforms=()
 for n in 17 24 27 28 31 34 35; do platforms+=(--platform "manylinux_2_${n}_x86_64"); done
 platforms+=(--platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform any)
 # What the kit needs on the device beyond that image: fastai (vision parts import without spacy),
-# fastprogress (needs python-fasthtml), papermill with its notebook machinery, and ipykernel for a kernel.
+# fastprogress (needs python-fasthtml), papermill with its notebook machinery, ipykernel for a kernel,
+# submitit (jobs) and accelerate (several GPUs).
 python3 -m pip download -q --only-binary=:all: --python-version 3.12 --implementation cp "${platforms[@]}" -d "$out" \
-    fastai fastprogress papermill nbclient nbformat nbconvert ipykernel tabulate
+    fastai fastprogress papermill nbclient nbformat nbconvert ipykernel tabulate submitit accelerate
 # Drop what the image already has (see the device tool's KINDS.md), so nothing there is replaced.
 has="torch torchvision torchaudio triton numpy pandas matplotlib seaborn scikit_learn scipy pillow requests pyyaml \
      tqdm packaging jinja2 markupsafe pygments psutil typing_extensions filelock fsspec networkx sympy mpmath \

@@ -26,8 +26,7 @@ from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback, SaveModelCallback
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'write_checkpoint', 'load_checkpoint', 'Checkpoint', 'checkpoint_callbacks', 'Interrupt',
-           'load_best']
+__all__ = ['save_checkpoint', 'load_checkpoint', 'Checkpoint', 'checkpoint_callbacks', 'Interrupt', 'load_best']
 
 # %% ../nbs/06a_checkpoints.ipynb #3f344ab3
 CHECKPOINT_FORMAT = 'course_kit-checkpoint-v1'
@@ -169,7 +168,7 @@ def save_checkpoint(
         return path
     return write_checkpoint(state, path, keep_previous)
 
-
+# %% ../nbs/06a_checkpoints.ipynb #ck30write
 def write_checkpoint(state: dict, path: Path, keep_previous: bool) -> Path:
     "Write `state` to `path` atomically; with `keep_previous`, the file already there becomes previous.pt."
     if not keep_previous or not path.exists():

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import nbformat
@@ -24,6 +25,7 @@ from nbconvert import HTMLExporter
 import course_kit
 from .core import CourseKitError, SettingsError, Settings, get_settings, unknown_name
 from .core import parse_value, atomic_write, writable_folder
+from .jobs import EXECUTORS, run_jobs, parse_gpus, launch_script
 from .report import PROFILES, reports_dir
 from .grading import kernel_name, kernel_config, student_copies, grade_folder
 from .summary import notebook_title, write_summary
@@ -118,7 +120,8 @@ def fingerprint(name: str, parameters: dict, settings: Settings | None = None) -
     digest = hashlib.sha256(report_path(name, settings).read_bytes())
     for module in sorted(Path(course_kit.__file__).parent.glob('*.py')):
         digest.update(module.read_bytes())
-    digest.update(json.dumps(parameters, sort_keys=True, default=str).encode())
+    kept = {k: v for k, v in parameters.items() if k != 'resume'}  # a resumed run is the same run
+    digest.update(json.dumps(kept, sort_keys=True, default=str).encode())
     return digest.hexdigest()
 
 # %% ../nbs/10c_cli.ipynb #0d8f569a
@@ -128,14 +131,18 @@ def run_report(
     out_dir: Path | str | None = None,  # default: reports_out/<name>
     force: bool = False,  # run even if the same run is already done
     settings: Settings | None = None,
+    resume: bool = False,  # go on from what a killed run left (reports with a `resume` parameter)
 ) -> dict:
     """Execute report `name` with papermill; write the executed notebook and its HTML copy. Returns what
     happened."""
     settings = settings or get_settings()
     source, parameters = report_path(name, settings), dict(parameters or {})
     out_dir = Path(out_dir) if out_dir else settings.reports_out / name
-    if 'out_dir' in report_parameters(name, settings):
+    declared = report_parameters(name, settings)
+    if 'out_dir' in declared:
         parameters.setdefault('out_dir', str(out_dir))
+    if resume and 'resume' in declared:
+        parameters['resume'] = True
     stamp, executed, key = (
         out_dir / '.fingerprint',
         out_dir / f'{name}.ipynb',
@@ -171,29 +178,64 @@ def run_report(
     return result
 
 # %% ../nbs/10c_cli.ipynb #2bdd475a
+def log_result(result: dict, log=print):
+    "One line on how a report went."
+    message = {
+        'done': f'done in {result["seconds"]}s',
+        'skipped': 'skipped (already done with the same parameters and code)',
+        'failed': f'FAILED in {result.get("error")}',
+    }[result['status']]
+    log(f'  {result["report"]}: {message} -> {result["out_dir"]}')
+
+
+def report_job(name: str, parameters: dict, force: bool, settings: Settings, resume: bool = False) -> dict:
+    "One report as one job (see `run_jobs`): `run_report` in the job's process."
+    return run_report(name, parameters, force=force, settings=settings, resume=resume)
+
+
+def job_outcome(job, name: str, parameters: dict, settings: Settings) -> dict:
+    "A report's result from its `JobResult`: the report's own, or a failed row naming the job's log."
+    if job.status == 'done':
+        return dict(job.value, log=job.log)
+    out_dir = str(settings.reports_out / name)
+    error = f'the job failed: {job.error.splitlines()[0] if job.error else "no error text"} (log: {job.log})'
+    return dict(
+        report=name, parameters=parameters, out_dir=out_dir, status='failed', error=error, seconds=job.seconds
+    )
+
+# %% ../nbs/10c_cli.ipynb #cl3run
 def run_reports(
     plans: list,  # [(name, parameters), ...]
-    jobs: int = 1,  # reports running at once
+    jobs: int = 1,  # reports running at once (in this process, or local jobs)
     force: bool = False,
     settings: Settings | None = None,
     log=print,
+    executor: str = 'process',  # 'process' (threads here), 'local', 'slurm' or 'debug' (see `run_jobs`)
+    gpus: list | None = None,  # local: one report per GPU at a time
+    resume: bool = False,  # go on from what killed runs left
+    **slurm,  # time_min, partition, gpus_per_job, max_parallel
 ) -> list:
     "Run each (name, parameters) of `plans`; returns one result dict per report, in order."
     settings = settings or get_settings()
-    jobs = max(1, min(jobs, len(plans)))
+    jobs = max(1, min(len(gpus) if gpus else jobs, len(plans)))
     if jobs > 1 and 'OMP_NUM_THREADS' not in os.environ:  # share the cores between the kernels
         os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))
+    if executor != 'process':
+        calls = {name: (name, parameters, force, settings) for name, parameters in plans}
+        fn = partial(report_job, resume=True) if resume else report_job
+        done = run_jobs(fn, calls, executor, jobs, gpus, 'reports', settings=settings, log=log, **slurm)
+        results = [
+            job_outcome(job, name, parameters, settings) for job, (name, parameters) in zip(done, plans)
+        ]
+        for result in results:
+            log_result(result, log)
+        return results
 
     def one(plan):
         name, parameters = plan
         log(f'running report {name} {parameters or ""}')
-        result = run_report(name, parameters, force=force, settings=settings)
-        message = {
-            'done': f'done in {result["seconds"]}s',
-            'skipped': 'skipped (already done with the same parameters and code)',
-            'failed': f'FAILED in {result.get("error")}',
-        }[result['status']]
-        log(f'  {name}: {message} -> {result["out_dir"]}')
+        result = run_report(name, parameters, force=force, settings=settings, resume=resume)
+        log_result(result, log)
         return result
 
     with ThreadPoolExecutor(jobs) as pool:
@@ -222,10 +264,11 @@ def parser() -> argparse.ArgumentParser:
         metavar=('KEY', 'VALUE'),
         help='a report parameter, e.g. -p epochs 3 (repeatable)',
     )
-    run.add_argument('--jobs', type=int, default=1, help='reports to run at once (default 1)')
     run.add_argument(
         '--force', action='store_true', help='re-run reports already done with the same parameters and code'
     )
+    run.add_argument('--resume', action='store_true', help='go on from what a killed run of the reports left')
+    add_job_options(run, 'reports')
     student = commands.add_parser(
         'student', help='write student copies of the lessons (solutions replaced by stubs)'
     )
@@ -239,7 +282,56 @@ def parser() -> argparse.ArgumentParser:
         help='folder for the executed notebooks, grades.csv and grades.html (default: reports_out/grades)',
     )
     grade.add_argument('--timeout', type=int, default=120, help='seconds any one cell may run (default 120)')
+    add_job_options(grade, 'students')
+    launch = commands.add_parser('launch', help='run a training script as one job of several processes')
+    launch.add_argument('script', help='a Python script that trains through course_kit.training.train')
+    launch.add_argument('args', nargs=argparse.REMAINDER, help="the script's own arguments")
+    launch.add_argument('--executor', choices=('local', 'slurm'), default='local', help='default: local')
+    launch.add_argument('--nodes', type=int, default=1, help='machines (SLURM; default 1)')
+    launch.add_argument('--procs-per-node', type=int, default=1, help='processes per machine, one per GPU')
+    launch.add_argument('--gpus-per-node', type=int, default=0, help='GPUs per machine (default 0)')
+    launch.add_argument(
+        '--time-min', type=int, help='time limit in minutes (default: setting slurm_time_min)'
+    )
+    launch.add_argument('--partition', help='SLURM partition (default: setting slurm_partition)')
     return top
+
+
+def add_job_options(command: argparse.ArgumentParser, what: str):
+    "Where the jobs of `command` run: --jobs, --executor, --gpus and the SLURM options."
+    command.add_argument('--jobs', type=int, default=1, help=f'{what} at once on this machine (default 1)')
+    command.add_argument(
+        '--executor',
+        choices=EXECUTORS,
+        default='process',
+        help='process (default: here), local (one process per job), slurm (a job array), debug',
+    )
+    command.add_argument('--gpus', help="local: GPUs to use, one job per GPU at a time ('0,1' or 'all')")
+    command.add_argument(
+        '--time-min', type=int, help='time limit of one job (default: setting slurm_time_min)'
+    )
+    command.add_argument('--partition', help='SLURM partition (default: setting slurm_partition)')
+    command.add_argument('--gpus-per-job', type=int, help='SLURM: GPUs per job (default: setting)')
+    command.add_argument('--max-parallel', type=int, help='SLURM: jobs running at once (default: setting)')
+
+
+def job_options(args) -> dict:
+    "The checked job options of a command line, as keyword arguments for `run_jobs` (which checks the rest)."
+    slurm_only = {'--partition': args.partition, '--gpus-per-job': args.gpus_per_job}
+    slurm_only['--max-parallel'] = args.max_parallel
+    given = [flag for flag, value in slurm_only.items() if value is not None]
+    if given and args.executor != 'slurm':
+        raise SettingsError(
+            f'{given[0]} is for --executor slurm', fix='add --executor slurm, or leave it out'
+        )
+    if args.gpus and args.executor != 'local':
+        raise SettingsError('--gpus is for --executor local', fix='on SLURM use --gpus-per-job')
+    options = dict(executor=args.executor, jobs=args.jobs, gpus=parse_gpus(args.gpus))
+    options.update(time_min=args.time_min, partition=args.partition, gpus_per_job=args.gpus_per_job)
+    options['max_parallel'] = args.max_parallel
+    if args.executor == 'process':
+        options = dict(executor='process', jobs=args.jobs, gpus=[])  # time limits are for jobs
+    return options
 
 
 def print_list():
@@ -259,7 +351,8 @@ def exercises_command(args) -> int:
             else 'no lesson notebooks found'
         )
         return 0
-    table = grade_folder(args.folder, args.out, args.timeout, log=lambda m: print(m, flush=True))
+    options = job_options(args)
+    table = grade_folder(args.folder, args.out, args.timeout, log=lambda m: print(m, flush=True), **options)
     print(table.to_string(index=False))
     return 0
 
@@ -273,6 +366,8 @@ def main(argv: list | None = None) -> int:
         except (CourseKitError, OSError) as e:
             print(f'error: {e}', file=sys.stderr)
             return 2
+    if args.command == 'launch':
+        return launch_command(args)
     try:
         if args.action == 'list':
             print_list()
@@ -285,11 +380,13 @@ def main(argv: list | None = None) -> int:
         # check everything before running anything; --all --profile skips the reports without profiles
         plans = [plan(name, args.parameter, args.profile, strict=not args.all) for name in names]
         writable_folder(get_settings().reports_out, 'reports_out')
+        options = job_options(args)
     except CourseKitError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     try:
-        results = run_reports(plans, jobs=args.jobs, force=args.force, log=lambda m: print(m, flush=True))
+        log = lambda m: print(m, flush=True)  # noqa: E731
+        results = run_reports(plans, force=args.force, log=log, resume=args.resume, **options)
         print(f'summary: {write_summary(results=results).parent / "index.html"}')
     except (CourseKitError, OSError) as e:
         print(f'error: {e}', file=sys.stderr)
@@ -297,7 +394,31 @@ def main(argv: list | None = None) -> int:
     for r in [r for r in results if r['status'] == 'failed']:
         print(
             f'FAILED report {r["report"]}: {r["error"]}\n  -> read {r["out_dir"]}/{r["report"]}.html for '
-            'the whole traceback',
+            'the whole traceback' + (f' and {r["log"]} for the job' if r.get('log') else ''),
             file=sys.stderr,
         )
     return 1 if any(r['status'] == 'failed' for r in results) else 0
+
+# %% ../nbs/10c_cli.ipynb #cl4launch
+def launch_command(args) -> int:
+    "`course-kit launch SCRIPT ...`: the script as one job of several processes; 0 when it finished."
+    try:
+        done = launch_script(
+            args.script,
+            args.args,
+            args.executor,
+            args.nodes,
+            args.procs_per_node,
+            args.gpus_per_node,
+            args.time_min,
+            args.partition,
+            log=lambda m: print(m, flush=True),
+        )
+    except CourseKitError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    if done.status != 'done':
+        print(f'FAILED {args.script}: {done.error}\n  -> its log: {done.log}', file=sys.stderr)
+        return 1
+    print(f'{args.script} finished in {done.seconds} s; its output: {done.log}')
+    return 0

@@ -22,6 +22,7 @@ from traitlets.config import Config
 
 from .core import SettingsError, Settings, get_settings, atomic_write, CHECK_MIME
 from .core import writable_folder
+from .jobs import run_jobs
 
 # %% auto #0
 __all__ = ['kernel_name', 'kernel_config', 'student_copies', 'grade_folder']
@@ -140,6 +141,26 @@ def expected_checks(notebook: Path, lessons: Path) -> list:
     except Exception:
         return []
 
+# %% ../nbs/10a_grading.ipynb #gr085one
+def grade_student(student: str, notebooks: list, out: Path, timeout: int, lessons: Path) -> tuple:
+    "`(row, exercises)`: one student's notebooks run and read; the exercises in the order found."
+    row, problems, columns = {'student': student}, [], []
+    for notebook in notebooks:
+        expected = expected_checks(notebook, lessons)
+        columns += [n for n in expected if n not in columns]
+        print(f'grading {student}/{notebook.name}', flush=True)
+        status = run_student_notebook(notebook, out / student / notebook.name, timeout)
+        executed = out / student / notebook.name
+        results = check_results(executed) if executed.exists() else {}
+        columns += [n for n in results if n not in columns]
+        row.update({n: results.get(n, 'missing') for n in expected})
+        row.update(results)
+        if status != 'ok':
+            problems.append(status)
+    if not notebooks:
+        problems.append('no notebook handed in')
+    return dict(row, status='; '.join(problems) or 'ok'), columns
+
 # %% ../nbs/10a_grading.ipynb #gr09grade
 def grade_folder(
     folder: Path | str,  # one sub-folder (or notebook) per student
@@ -148,33 +169,31 @@ def grade_folder(
     timeout: int = 120,  # seconds any one cell may run
     settings: Settings | None = None,
     log=print,
+    executor: str = 'process',  # where each student's grading runs (see `run_jobs`)
+    jobs: int = 1,  # students graded at once (local)
+    gpus: list | None = None,  # local: one student per GPU at a time
+    **slurm,  # time_min, partition, gpus_per_job, max_parallel
 ) -> pd.DataFrame:
     "Run every student's notebooks with papermill and tabulate pass/fail per exercise: one row per student."
     settings, folder = settings or get_settings(), Path(folder)
     if not folder.is_dir():
         raise SettingsError(f'no folder {folder}', fix="give the folder that holds the students' notebooks")
     out = writable_folder(Path(out) if out else settings.reports_out / 'grades', 'out')
+    calls = {
+        student: (student, notebooks, out, timeout, settings.root / 'nbs')
+        for student, notebooks in submissions(folder).items()
+    }
+    graded = run_jobs(
+        grade_student, calls, executor, jobs, gpus, 'grades', settings=settings, log=log, **slurm
+    )
     rows, columns = [], []
-    for student, notebooks in submissions(folder).items():
-        row, problems = {'student': student}, []
-        for notebook in notebooks:
-            expected = expected_checks(notebook, settings.root / 'nbs')
-            columns += [n for n in expected if n not in columns]
-            log(f'grading {student}/{notebook.name}')
-            status = run_student_notebook(notebook, out / student / notebook.name, timeout)
-            results = (
-                check_results(out / student / notebook.name)
-                if (out / student / notebook.name).exists()
-                else {}
-            )
-            columns += [n for n in results if n not in columns]
-            row.update({n: results.get(n, 'missing') for n in expected})
-            row.update(results)
-            if status != 'ok':
-                problems.append(status)
-        if not notebooks:
-            problems.append('no notebook handed in')
-        rows.append(dict(row, status='; '.join(problems) or 'ok'))
+    for student, job in zip(calls, graded):
+        if job.status != 'done':
+            rows.append(dict(student=student, status=f'could not be graded: {job.error.splitlines()[0]}'))
+            continue
+        row, found = job.value
+        columns += [n for n in found if n not in columns]
+        rows.append(row)
     table = pd.DataFrame(rows, columns=['student', *columns, 'status']).fillna('')
     table.insert(
         len(table.columns) - 1,

@@ -7,9 +7,12 @@ Docs: https://course-kit.github.io/course_kit/jobs.html.md"""
 # %% ../nbs/00a_jobs.ipynb #jb02imp
 from __future__ import annotations
 import inspect
+import logging
 import os
+import runpy
 import shutil
 import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass, replace
@@ -22,13 +25,12 @@ import torch
 from .core import SettingsError, Settings, get_settings, unknown_name, check_count
 
 # %% auto #0
-__all__ = ['EXECUTORS', 'check_executor', 'parse_gpus', 'JobResult', 'takes_resume', 'Job', 'batch_folder', 'make_executor',
-           'run_jobs']
+__all__ = ['EXECUTORS', 'parse_gpus', 'JobResult', 'Job', 'run_jobs', 'launch_script']
 
 # %% ../nbs/00a_jobs.ipynb #jb05exec
 EXECUTORS = ('process', 'local', 'slurm', 'debug')  # where jobs run; 'process' is the default
 
-
+# %% ../nbs/00a_jobs.ipynb #jb05bexec
 def check_executor(executor: str) -> str:
     "`executor` if the kit knows it and this machine can run it, else a clear error."
     if executor not in EXECUTORS:
@@ -78,7 +80,7 @@ class JobResult:
     seconds: float = 0.0
     attempts: int = 1
 
-
+# %% ../nbs/00a_jobs.ipynb #jb11bjob
 def takes_resume(fn) -> bool:
     "Does `fn` take a `resume` argument (so a requeued job can go on from its checkpoints)?"
     try:
@@ -86,7 +88,7 @@ def takes_resume(fn) -> bool:
     except (TypeError, ValueError):
         return False
 
-
+# %% ../nbs/00a_jobs.ipynb #jb11cjob
 class Job(submitit.helpers.Checkpointable):
     "Runs `fn(*args, **kwargs)` as job `name`; an exception becomes a failed `JobResult`, never a raise."
 
@@ -135,6 +137,7 @@ def make_executor(
     time_min = check_count(settings.slurm_time_min if time_min is None else time_min, 'time limit (minutes)')
     signal_delay_s = min(120, max(10, time_min * 15))  # the warning before the limit, for a requeue
     if executor == 'slurm':
+        logging.getLogger('submitit').setLevel(logging.ERROR)  # without accounting, sacct warns at every poll
         executor_ = submitit.SlurmExecutor(folder=folder)
         parameters = dict(
             time=time_min,
@@ -259,10 +262,63 @@ def collect(job, name: str, start: float) -> JobResult:
     "The `JobResult` of a finished job; one that left no result says so, with the end of its log."
     seconds = round(time.perf_counter() - start, 1)
     log = str(job.paths.stdout)
-    try:
-        result = job.result()
-    except Exception as e:
+    parts = [job.task(i) for i in range(job.num_tasks)]  # one per process (launch_script runs several)
+    in_memory = isinstance(job, submitit.local.debug.DebugJob)  # the debug executor writes no result file
+    if not in_memory and not all(part.paths.result_pickle.exists() for part in parts):
+        # no result file: killed, or out of memory (and submitit's results() would wait for ever)
         tail = log_tail(job)
-        error = f'{LOST} ({type(e).__name__})' + (f':\n{tail}' if tail else '')
+        error = LOST + (f' (the end of its log):\n{tail}' if tail else '')
         return JobResult(name, 'failed', error=error, log=log, seconds=seconds)
-    return replace(result, log=log, seconds=seconds)
+    try:
+        tasks = job.results()
+    except Exception as e:  # submitit's own failure in the job, e.g. the function could not be unpickled
+        error = f'{type(e).__name__}: {str(e).strip().splitlines()[-1]}'
+        return JobResult(name, 'failed', error=error, log=log, seconds=seconds)
+    failed = [task for task in tasks if task.status != 'done']
+    return replace(failed[0] if failed else tasks[0], log=log, seconds=seconds)
+
+# %% ../nbs/00a_jobs.ipynb #jb33launch
+def run_script(script: str, args: list):
+    """One process of a launched job: torch's distributed variables from submitit's job, then `script` as
+    __main__."""
+    submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
+    sys.argv = [script, *args]
+    runpy.run_path(script, run_name='__main__')
+
+# %% ../nbs/00a_jobs.ipynb #jb33blaunch
+def launch_script(
+    script: str,  # a Python file, e.g. a homework script that calls `train`
+    args: list = (),  # its command-line arguments
+    executor: str = 'local',  # 'local' (this machine) or 'slurm'
+    nodes: int = 1,  # machines (SLURM only)
+    procs_per_node: int = 1,  # processes on each machine (one per GPU)
+    gpus_per_node: int = 0,  # GPUs on each machine
+    time_min: int | None = None,  # the job's time limit (default: the slurm_time_min setting)
+    partition: str | None = None,  # SLURM partition (default: the slurm_partition setting)
+    settings: Settings | None = None,
+    log=print,
+) -> JobResult:
+    "Run `script` as one job of `nodes` x `procs_per_node` processes, data parallel; waits for it."
+    settings = settings or get_settings()
+    if executor not in ('local', 'slurm'):
+        raise SettingsError(
+            f'launch runs on local or slurm, not {executor!r}', fix='--executor local or slurm'
+        )
+    if not Path(script).is_file():
+        raise SettingsError(f'no script {script}', fix='give the path of a Python file')
+    check_count(procs_per_node, 'procs_per_node')
+    if nodes != 1 and executor == 'local':
+        raise SettingsError('the local executor has one node', fix='--nodes 1, or --executor slurm')
+    folder = batch_folder('launch', settings)
+    executor_ = make_executor(executor, folder, time_min, partition, gpus_per_node, settings=settings)
+    if executor == 'slurm':
+        executor_.update_parameters(nodes=check_count(nodes, 'nodes'), ntasks_per_node=procs_per_node)
+    else:
+        executor_.update_parameters(tasks_per_node=procs_per_node, gpus_per_node=gpus_per_node)
+    start = time.perf_counter()
+    job = executor_.submit(Job(run_script, Path(script).name), str(Path(script).resolve()), list(args))
+    log(f'launched {script} as job {job.job_id}: {nodes} x {procs_per_node} process(es); logs in {folder}')
+    limit_s = 60 * (time_min or settings.slurm_time_min) + 300
+    while not finished(job, start, limit_s, executor == 'slurm'):
+        time.sleep(1)
+    return collect(job, Path(script).name, start)

@@ -10,6 +10,7 @@ Docs: https://course-kit.github.io/course_kit/report.html.md"""
 from __future__ import annotations
 import ast
 import json
+import pickle
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pandas as pd
 from .core import CourseKitError, DataNotFoundError, BadDataError, SettingsError
 from .core import WeightsNotFoundError, Settings
 from .core import get_settings, get_device, seed_everything, environment, save_json, unknown_name
-from .core import writable_folder
+from .core import writable_folder, atomic_write
 from .data import Splits, resize_splits
 from .transfer import create_transfer_model
 from .recipe import PRECISIONS, training_precision
@@ -297,6 +298,8 @@ class ReportRun(ReportRows):
         epoch_scale: float = 1.0,  # multiplies the standin and full epochs (smoke always runs 1)
         data_root: str = '',  # where the full profile's data is ('': the kit's search)
         precision: str = 'bf16',  # bf16, fp16 or fp32 for every row on a CUDA GPU; a CPU trains in fp32
+        resume: bool = False,  # read back the experiments a killed run finished; go on from checkpoints
+        parameters: dict | None = None,  # all the report's parameters (a kept result must match them)
         settings: Settings | None = None,
     ):
         super().__init__(report, profile, out_dir, device, seed, epoch_scale, settings)
@@ -313,6 +316,11 @@ class ReportRun(ReportRows):
                 raise unknown_name(f'experiment of report {report!r}', name, known)
         if data_root and profile == 'smoke':
             print(f'data_root={data_root!r} is ignored: the smoke profile writes its own tiny data')
+        self.resume = resume
+        ignored = ('out_dir', 'resume', 'experiments')  # they do not change an experiment's result
+        self.key = json.dumps(
+            {k: v for k, v in (parameters or {}).items() if k not in ignored}, sort_keys=True
+        )
         self.histories = {}
         self.results = {}
         self.resized_splits = {}
@@ -336,8 +344,11 @@ class ReportRun(ReportRows):
             'epoch_scale',
             'data_root',
             'precision',
+            'resume',
         )
-        run = cls(report, **{key: parameters[key] for key in keys if key in parameters})
+        run = cls(
+            report, **{key: parameters[key] for key in keys if key in parameters}, parameters=parameters
+        )
         if run.profile == 'full':
             run.require_gpu()
         print(f'report {report}, profile {run.profile}, on {run.device}; output in {run.shown(run.out_dir)}')
@@ -356,7 +367,13 @@ class ReportRun(ReportRows):
         claim = self.claims.get(name)
         start = time.perf_counter()
         print(f'== {name} ({self.profile})', flush=True)
-        result, status = run_experiment(fn)
+        kept = self.read_back(name) if self.resume else None
+        if kept is None:
+            result, status = run_experiment(fn)
+            self.keep(name, result, status, time.perf_counter() - start)
+        else:
+            result, status, seconds = kept
+            start -= seconds  # the row keeps the time the experiment took
         asked = result.get('precision_asked')
         if asked is not None and 'precision' not in result:  # a dict result, e.g. a sweep's best trial
             result['precision'] = training_precision(asked, self.device)[0]
@@ -383,6 +400,33 @@ class ReportRun(ReportRows):
             wall_seconds=round(time.perf_counter() - start, 1),
         )
         return result
+
+    def kept_file(self, name: str) -> Path:
+        "Where experiment `name`'s result is kept for a resume: out_dir/results/<name>.pkl."
+        return self.out_dir / 'results' / f'{file_name(name)}.pkl'
+
+    def keep(self, name: str, result: dict, status: str, seconds: float):
+        "Keep a finished experiment's result (numbers, history, predictions), so a resumed run reads it back."
+        state = dict(key=self.key, result=result, status=status, seconds=seconds)
+        path = self.kept_file(name)
+        path.parent.mkdir(exist_ok=True)
+        try:
+            atomic_write(path, lambda tmp: Path(tmp).write_bytes(pickle.dumps(state)))
+        except (pickle.PicklingError, TypeError, AttributeError) as e:
+            print(f'   (not kept for a resume: {type(e).__name__}: {str(e)[:80]})')
+
+    def read_back(self, name: str) -> tuple | None:
+        """`(result, status, seconds)` of experiment `name` kept by this report with the same parameters, or
+        None."""
+        path = self.kept_file(name)
+        if not path.exists():
+            return None
+        state = pickle.loads(path.read_bytes())  # the kit's own file, written by this report
+        if state['key'] != self.key:
+            print(f'   {self.shown(path)} was written with other parameters: running {name!r} again')
+            return None
+        print(f'   finished before the interruption: read back from {self.shown(path)}')
+        return state['result'], state['status'], state['seconds']
 
     def data(self, smoke, standin, full) -> Splits:
         "The profile's data: calls the function given for it; a missing or broken data set stops the report."

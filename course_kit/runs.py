@@ -21,6 +21,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from .core import CourseKitError, BadDataError, DataNotFoundError, SettingsError
 from .core import unknown_name, environment, save_json, atomic_write, kit_path
+from .jobs import run_jobs
 
 # %% auto #0
 __all__ = ['ROW_COLUMNS', 'history_of', 'make_record', 'save_record', 'load_record', 'claim_row', 'as_claims', 'sweep',
@@ -350,6 +351,11 @@ def run_trial(train_fn, config: dict, number: int, folder: Path, name: str) -> d
     )
 
 # %% ../nbs/09_runs.ipynb #ee532553
+def failed_trial(job, number: int) -> dict:
+    "The row of a trial whose job failed (killed, or an error outside the kit's own)."
+    return dict(trial=number, status=f'failed: {job.error.splitlines()[0]} (log: {job.log})')
+
+# %% ../nbs/09_runs.ipynb #rn03sweep
 def sweep(
     train_fn,  # train_fn(**config) -> {metric: value, ...[, 'history': rows]}, or a run record
     space: dict,  # name -> list of values, a scipy.stats distribution (random), or one fixed value
@@ -361,13 +367,23 @@ def sweep(
     name: str = 'sweep',  # the sweep's name
     objective: str = 'valid_accuracy',  # the metric that ranks the trials
     maximize: bool = True,
+    executor: str = 'process',  # 'process' (one trial after another, here), or one job per trial (`run_jobs`)
+    jobs: int = 1,  # trials at once on this machine (local executor)
+    gpus: list | None = None,  # local executor: one trial per GPU at a time
+    **slurm,  # time_min, partition, gpus_per_job, max_parallel
 ) -> pd.DataFrame:
     """Train every configuration of `space`, record each run, and return the trials best first (also in
     summary.csv)."""
     configs = sweep_configs(space, mode, n_trials, seed)
     folder = Path(runs_dir) / name if runs_dir is not None else kit_path('runs_dir', 'sweeps', name)
     folder.mkdir(parents=True, exist_ok=True)
-    table = pd.DataFrame([run_trial(train_fn, config, i, folder, name) for i, config in enumerate(configs)])
+    if executor == 'process':
+        rows = [run_trial(train_fn, config, i, folder, name) for i, config in enumerate(configs)]
+    else:
+        calls = {f'{name}-{i:03d}': (train_fn, config, i, folder, name) for i, config in enumerate(configs)}
+        done = run_jobs(run_trial, calls, executor, jobs, gpus, name, **slurm)
+        rows = [job.value if job.status == 'done' else failed_trial(job, i) for i, job in enumerate(done)]
+    table = pd.DataFrame(rows)
     if objective in table:
         table = table.sort_values(
             objective, ascending=not maximize, na_position='last', kind='stable'

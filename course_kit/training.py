@@ -29,8 +29,7 @@ from fastcore.foundation import L
 from fastai.distributed import DistributedTrainer
 
 # %% auto #0
-__all__ = ['FAST_WIDTHS', 'TrainResult', 'ShardedTrainer', 'distributed_callbacks', 'train', 'fast_recipe', 'channel_stats',
-           'fast_setup']
+__all__ = ['FAST_WIDTHS', 'TrainResult', 'ShardedTrainer', 'train', 'fast_recipe', 'channel_stats', 'fast_setup']
 
 # %% ../nbs/09a_training.ipynb #85f18bd6
 @dataclass
@@ -78,7 +77,7 @@ class ShardedTrainer(DistributedTrainer):
             return dl if dl.world_size > 1 else dl.shard(*rank_and_world())
         return super()._wrap_dl(dl)
 
-
+# %% ../nbs/09a_training.ipynb #tr11bddp
 def distributed_callbacks(learn) -> list:
     "Under torchrun: a `ShardedTrainer` (gloo on a CPU, NCCL on GPUs). In one process: none."
     if rank_and_world()[1] == 1:

@@ -49,3 +49,18 @@ def small():
         splits.test.subset(range(32)),
     )
     return splits
+
+
+@pytest.fixture(scope='session')
+def slurm(tmp_path_factory):
+    """A one-node SLURM cluster on localhost for the session (tests/slurm_cluster.py): the environment its
+    commands need. Skipped, with the reason, where it cannot start (not root, no apt)."""
+    import slurm_cluster
+
+    folder = tmp_path_factory.mktemp('slurm')
+    try:
+        env = slurm_cluster.start(folder)
+    except slurm_cluster.Unavailable as e:
+        pytest.skip(f'no test SLURM cluster here: {e}')
+    yield env
+    slurm_cluster.stop(folder)

@@ -91,7 +91,7 @@ def test_modules_are_small_and_the_public_surface_too():
                 getattr(t, 'id', None) == '__all__' for t in node.targets
             ):
                 public += len(ast.literal_eval(node.value))
-    assert public <= 165, public
+    assert public <= 175, public  # 172 with the jobs module (issue 22)
 
 
 def public_names() -> dict:

@@ -70,8 +70,10 @@ def scratch(tmp_path_factory):
 
 
 @pytest.mark.parametrize('command', [c for c in shell_commands() if c not in NOT_RUN])
-def test_shell_command_runs_as_written(command, scratch):
+def test_shell_command_runs_as_written(command, scratch, request):
     tmp, env = scratch
+    if '--executor slurm' in command:
+        env = {**env, **request.getfixturevalue('slurm')}  # the test cluster (skipped where it cannot start)
     args = prepared(command, tmp)
     if args[0].startswith('.venv/bin/papermill'):
         args[2] = str(tmp / 'by-hand.ipynb')  # the README's output file, in the scratch folder

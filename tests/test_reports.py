@@ -199,3 +199,43 @@ def test_every_smoke_row_says_it_trained_in_fp32_on_a_cpu(smoke):
     for r in json.loads((out / 'summary.json').read_text())['rows']:
         if r['epochs']:
             assert 'fp32' in r['note'], (r['report'], r['experiment'], r['note'])
+
+
+def scratch(tmp_path):
+    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
+
+
+def rows(out):
+    "(report, experiment) -> (status, epochs, dataset, reproduced) from a batch's summary.json."
+    found = json.loads((out / 'summary.json').read_text())['rows']
+    return {
+        (r['report'], r['experiment']): (r['status'], r['epochs'], r['dataset'], r['reproduced'])
+        for r in found
+    }
+
+
+def test_the_local_executor_gives_the_rows_of_an_in_process_run(smoke, tmp_path):
+    _, in_process = smoke
+    command = [CLI, 'report', 'run', *REPORTS, '--profile', 'smoke', '--executor', 'local', '--jobs', '2']
+    done = run(command, scratch(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert 'job(s) through submitit (local)' in done.stdout
+    assert rows(tmp_path / 'out') == rows(in_process)
+    # skip-if-done works the same whichever executor ran the reports
+    again = run(command, scratch(tmp_path))
+    assert again.stdout.count('skipped (already done') == len(REPORTS)
+
+
+def test_the_smoke_reports_as_one_slurm_job_array(slurm, smoke, tmp_path):
+    _, in_process = smoke
+    command = [CLI, 'report', 'run', *REPORTS, '--profile', 'smoke', '--executor', 'slurm']
+    done = run(
+        [*command, '--max-parallel', '2', '--time-min', '20', '--gpus-per-job', '0'],
+        {**slurm, **scratch(tmp_path)},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert 'job(s) through submitit (slurm)' in done.stdout
+    logs = list((tmp_path / 'out' / 'jobs').glob('reports-*/*_log.out'))
+    assert len(logs) == len(REPORTS)  # one array task per report, logs in the batch's folder
+    assert set(rows(tmp_path / 'out')) == set(rows(in_process))
+    assert [s for s, *_ in rows(tmp_path / 'out').values()] == [s for s, *_ in rows(in_process).values()]
