@@ -26,6 +26,7 @@ import course_kit
 from .core import CourseKitError, SettingsError, Settings, get_settings, unknown_name
 from .core import parse_value, atomic_write, writable_folder
 from .jobs import EXECUTORS, run_jobs, parse_gpus, launch_script
+from .fixtures import write_full_size
 from .report import PROFILES, reports_dir
 from .grading import kernel_name, kernel_config, student_copies, grade_folder
 from .summary import notebook_title, write_summary
@@ -283,6 +284,13 @@ def parser() -> argparse.ArgumentParser:
     )
     grade.add_argument('--timeout', type=int, default=120, help='seconds any one cell may run (default 120)')
     add_job_options(grade, 'students')
+    fixtures = commands.add_parser('fixtures', help='write data sets in their real formats, for rehearsals')
+    fixtures.add_argument(
+        '--full-size', metavar='DIR', required=True, help='write them at their real sizes here'
+    )
+    fixtures.add_argument(
+        '--scale', type=float, default=1.0, help='1: the real sizes (default); less: smaller'
+    )
     launch = commands.add_parser('launch', help='run a training script as one job of several processes')
     launch.add_argument('script', help='a Python script that trains through course_kit.training.train')
     launch.add_argument('args', nargs=argparse.REMAINDER, help="the script's own arguments")
@@ -368,6 +376,17 @@ def main(argv: list | None = None) -> int:
             return 2
     if args.command == 'launch':
         return launch_command(args)
+    if args.command == 'fixtures':
+        try:
+            write_full_size(args.full_size, args.scale, log=lambda m: print(m, flush=True))
+        except (CourseKitError, OSError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 2
+        print(
+            'rehearse a report on them: course-kit report run NAME --profile full -p data_root '
+            f'{args.full_size} -p rehearse 4'
+        )
+        return 0
     try:
         if args.action == 'list':
             print_list()

@@ -163,6 +163,7 @@ class Settings:
     num_workers: int = 0  # DataLoader workers for folder data sets
     seed: int = 42  # default random seed
     allow_download: bool = True  # may the kit download data and weights when the network answers?
+    rehearse: int = 0  # N > 0: every epoch stops after N training batches (a rehearsal, not a result)
     slurm_partition: str = ''  # SLURM partition for jobs ('': the cluster's default)
     slurm_time_min: int = 240  # time limit of one job, in minutes (SLURM and local processes)
     slurm_gpus_per_job: int = 1  # GPUs each SLURM job asks for

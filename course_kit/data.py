@@ -27,8 +27,14 @@ from fastai.data.transforms import CategoryMap
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
-           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
+__all__ = ['COPY_BUDGET', 'ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts',
+           'DeviceLoader', 'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
+
+# %% ../nbs/01_data.ipynb #dt05resz
+def resized_bytes(x: torch.Tensor, size: tuple) -> torch.Tensor:
+    """uint8 images (..., C, H, W) resized to `size` (bilinear, antialiased, in float on any device), still
+    uint8."""
+    return TF.resize(x.float(), list(size), antialias=True).round_().clamp_(0, 255).to(torch.uint8)
 
 # %% ../nbs/01_data.ipynb #64b1d60e
 @dataclass(eq=False)
@@ -39,6 +45,7 @@ class ImageSet(torch.utils.data.Dataset):
     labels: torch.Tensor  # int64, (N,); -1 where a label is unknown
     classes: list  # class names, index = label
     names: list = None  # optional file names (kept for submissions)
+    size: tuple = None  # (height, width) the images are served at, resized per batch (None: as stored)
 
     def __post_init__(self):
         if self.images.dtype != torch.uint8 or self.images.ndim != 4:
@@ -57,6 +64,8 @@ class ImageSet(torch.utils.data.Dataset):
         return len(self.images)
 
     def __getitem__(self, i):
+        if self.size is not None:
+            return resized_bytes(self.images[i], self.size), self.labels[i]
         return self.images[i], self.labels[i]
 
     def subset(self, index) -> ImageSet:
@@ -65,10 +74,13 @@ class ImageSet(torch.utils.data.Dataset):
         names = (
             None if self.names is None else [self.names[i] for i in torch.arange(len(self))[index].tolist()]
         )
-        return ImageSet(self.images[index], self.labels[index], self.classes, names)
+        return ImageSet(self.images[index], self.labels[index], self.classes, names, self.size)
 
     @property
     def image_shape(self):
+        "(channels, height, width) of the images as they are served."
+        if self.size is not None:
+            return (self.images.shape[1], *self.size)
         return tuple(self.images.shape[1:])
 
     def class_counts(self) -> dict:
@@ -77,7 +89,10 @@ class ImageSet(torch.utils.data.Dataset):
         return dict(zip(self.classes, counts.tolist()))
 
     def __repr__(self):
-        return f'ImageSet({len(self)} images of shape {self.image_shape}, {len(self.classes)} classes)'
+        stored = f', stored at {tuple(self.images.shape[2:])}' if self.size is not None else ''
+        return (
+            f'ImageSet({len(self)} images of shape {self.image_shape}{stored}, {len(self.classes)} classes)'
+        )
 
     def new_empty(self):
         """fastai's `learn.export` asks for this; the kit's loaders cannot be pickled with the learner, so it
@@ -347,6 +362,8 @@ class DeviceLoader(FastaiParts):
         "The batch of the images at `index`: to float in [0, 1], augmented, normalised."
         on_bytes = getattr(self.augment, 'on_bytes', False)
         x = self.images[index]  # uint8
+        if self.data.size is not None and tuple(x.shape[-2:]) != tuple(self.data.size):
+            x = resized_bytes(x, self.data.size)  # a large set is resized per batch, on the device
         if self.augment is not None and on_bytes:
             x = self.augment(x, generator=generator)
         x = x.float().div_(255)
@@ -400,13 +417,16 @@ def resize_set(
     data: ImageSet,  # the set to resize
     image_size: int | tuple,  # new (height, width), or one number for square images
     chunk: int = 4096,
+    per_batch: bool = False,  # no copy: the loader resizes each batch on the device
 ) -> ImageSet:
     "`data` with every image resized to `image_size` (bilinear, antialiased), still uint8."
     size = [image_size, image_size] if isinstance(image_size, int) else list(image_size)
     for side in size:
         check_count(side, 'image_size')
-    if list(data.image_shape[1:]) == size:
-        return data
+    if list(data.images.shape[2:]) == size:
+        return data if data.size is None else ImageSet(data.images, data.labels, data.classes, data.names)
+    if per_batch:
+        return ImageSet(data.images, data.labels, data.classes, data.names, tuple(size))
     parts = [TF.resize(data.images[i : i + chunk], size, antialias=True) for i in range(0, len(data), chunk)]
     return ImageSet(torch.cat(parts), data.labels, data.classes, data.names)
 
@@ -422,13 +442,27 @@ def at_size(
     return f'{name} @ {height} px' if height == width else f'{name} @ {height}x{width} px'
 
 
+COPY_BUDGET = 2 * 2**30  # bytes: a resized copy larger than this is not made (resized per batch instead)
+
+
 def resize_splits(
     splits: Splits,  # the data
     image_size: int | tuple,  # new (height, width), or one number for square images
+    budget: int = COPY_BUDGET,  # the largest resized copy to make, in bytes
 ) -> Splits:
-    "Every split resized (see `resize_set`), named with its new size (see `at_size`)."
+    """Every split resized (see `resize_set`), named with its new size (see `at_size`): a copy when it fits
+    `budget`, else resized per batch by the loader."""
+    height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
+    present = [part for part in (splits.train, splits.valid, splits.test) if part is not None]
+    needed = sum(len(part) * part.images.shape[1] * height * width for part in present)
+    per_batch = needed > budget
+    if per_batch:
+        print(
+            f'{splits.name}: resized per batch on the device (a copy at {height}x{width} px would take '
+            f'{needed / 2**30:.1f} GiB)'
+        )
     parts = [
-        None if part is None else resize_set(part, image_size)
+        None if part is None else resize_set(part, image_size, per_batch=per_batch)
         for part in (splits.train, splits.valid, splits.test)
     ]
     return Splits(
@@ -440,7 +474,9 @@ def to_rgb(data: ImageSet) -> ImageSet:
     "`data` with a grey channel repeated to 3 channels (colour sets are returned unchanged)."
     if data.images.shape[1] == 3:
         return data
-    return ImageSet(data.images.expand(-1, 3, -1, -1).contiguous(), data.labels, data.classes, data.names)
+    return ImageSet(
+        data.images.expand(-1, 3, -1, -1).contiguous(), data.labels, data.classes, data.names, data.size
+    )
 
 # %% ../nbs/01_data.ipynb #e90c8b13
 def subset_splits(

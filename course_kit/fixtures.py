@@ -8,16 +8,17 @@ Docs: https://course-kit.github.io/course_kit/fixtures.html.md"""
 # %% ../nbs/01c_fixtures.ipynb #e0588f66
 from __future__ import annotations
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .core import unknown_name
+from .core import unknown_name, SettingsError
 from .datasets import DATA_SOURCES, FIXTURE_MARK
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'write_cifar_fixture', 'write_image_folder_fixture', 'write_caltech101_fixture']
+__all__ = ['CIFAR10_CLASSES', 'write_cifar_fixture', 'write_image_folder_fixture', 'write_caltech101_fixture', 'write_full_size']
 
 # %% ../nbs/01c_fixtures.ipynb #a841102f
 def fixture_images(
@@ -203,3 +204,85 @@ def write_caltech101_fixture(
                 img = img.convert('L')  # some grey images
             img.save(folder / name / f'image_{i + 1:04d}.jpg', quality=90)
     return mark_fixture(folder)
+
+# %% ../nbs/01c_fixtures.ipynb #fx41full
+CALTECH_COUNTS = dict(airplanes=800, Motorbikes=798, Faces=435, Faces_easy=435, watch=239, Leopards=200)
+
+
+def caltech_counts(scale: float, seed: int) -> dict:
+    "101 class sizes like Caltech101's (a few large classes, most 31-100 images), 8,677 in all at scale 1."
+    rng = np.random.default_rng(seed)
+    counts = dict(CALTECH_COUNTS)
+    rest = 8677 - sum(counts.values())
+    small = rng.integers(31, 100, 101 - len(counts)).astype(float)
+    small = np.floor(small / small.sum() * rest).astype(int)
+    small[: rest - small.sum()] += 1  # the total is exactly 8,677
+    counts.update({f'class_{i:03d}': int(n) for i, n in enumerate(small)})
+    return {name: max(5, round(n * scale)) for name, n in counts.items()}  # at least 5: splits stratify
+
+
+def write_caltech101_full(root: Path, scale: float, seed: int) -> Path:
+    "Caltech101's layout at its real size: JPEGs of varied sizes, some grey or CMYK, one truncated."
+    folder = Path(root) / DATA_SOURCES['caltech101'].folder
+    rng = np.random.default_rng(seed)
+    counts = caltech_counts(scale, seed)
+    for label, (name, n) in enumerate(counts.items()):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        small = fixture_images(np.full(n, label), len(counts), 32, seed + label)
+        for i, array in enumerate(small):
+            width, height = int(rng.integers(200, 400)), int(rng.integers(150, 300))
+            img = Image.fromarray(array).resize((width, height))
+            if i % 10 == 9:
+                img = img.convert('L')
+            elif i % 25 == 24:
+                img = img.convert('CMYK')
+            img.save(folder / name / f'image_{i + 1:04d}.jpg', quality=85)
+    damaged = folder / 'watch' / 'image_0001.jpg'
+    damaged.write_bytes(damaged.read_bytes()[:200])  # truncated, as an interrupted download leaves a file
+    return mark_fixture(folder)
+
+
+def write_idx(path: Path, array: np.ndarray):
+    "An MNIST idx file: magic number, sizes (big-endian int32), then the bytes."
+    magic = 0x0801 if array.ndim == 1 else 0x0803
+    header = np.array([magic, *array.shape], dtype='>i4').tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist_full(root: Path, scale: float, seed: int) -> Path:
+    "MNIST's four idx files (60,000 + 10,000 grey 28x28 digits) in MNIST/raw."
+    folder = Path(root) / DATA_SOURCES['mnist'].folder
+    rng = np.random.default_rng(seed)
+    for part, n in (('train', 60000), ('t10k', 10000)):
+        labels = rng.integers(0, 10, max(20, round(n * scale)))
+        images = fixture_images(labels, 10, 28, seed + (part == 't10k'))[..., 0]
+        write_idx(folder / f'{part}-images-idx3-ubyte', images)
+        write_idx(folder / f'{part}-labels-idx1-ubyte', labels)
+    return mark_fixture(folder)
+
+# %% ../nbs/01c_fixtures.ipynb #fx42full
+def write_full_size(
+    root: Path | str,  # the folder to write into (a report's `data_root`)
+    scale: float = 1.0,  # 1: the real sizes; less for a quick test
+    seed: int = 0,
+    log=print,
+) -> dict:
+    """CIFAR-10, CIFAR-100, Caltech101 and MNIST at the writeups' real sizes (times `scale`), in their real
+    formats."""
+    if not 0 < scale <= 1:
+        raise SettingsError(f'scale={scale}', fix='a number above 0 and at most 1 (1: the real sizes)')
+    root = Path(root)
+    per_class = max(2, round(5000 * scale))
+    writers = dict(
+        cifar10=lambda: write_cifar_fixture(root, per_class, 'cifar10', seed=seed),
+        cifar100=lambda: write_cifar_fixture(root, max(2, round(500 * scale)), 'cifar100', seed=seed),
+        caltech101=lambda: write_caltech101_full(root, scale, seed),
+        mnist=lambda: write_mnist_full(root, scale, seed),
+    )
+    written = {}
+    for name, write in writers.items():
+        start = time.perf_counter()
+        written[name] = write()
+        log(f'{name}: {written[name]} ({time.perf_counter() - start:.0f} s)')
+    return written

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .data import ImageSet, Splits, split_set, digits_splits
 from .datasets import resolve_data, dataset_name, cifar10_splits, cifar100_splits
 from .datasets import fashion_mnist_splits
 from fastai.data.core import DataLoaders
+from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
 __all__ = ['read_images', 'image_folder_splits', 'caltech101_splits']
@@ -152,6 +154,9 @@ def scan_class_folders(
     return files, labels, names, ignored
 
 # %% ../nbs/01b_folders.ipynb #5adf3ff4
+PROGRESS_FROM = 1000  # files: from this many, decoding shows a progress bar and its time
+
+
 def decode_images(files: list, image_size: int, on_bad: str = 'skip', workers: int | None = None) -> tuple:
     """A uint8 tensor (n, 3, image_size, image_size) of the readable files, their positions in `files`, and
     [file, reason] of the others."""
@@ -168,13 +173,22 @@ def decode_images(files: list, image_size: int, on_bad: str = 'skip', workers: i
 
     images = torch.empty(len(files), 3, image_size, image_size, dtype=torch.uint8)
     kept, skipped = [], []
+    start = time.perf_counter()
     with ThreadPoolExecutor(workers or os.cpu_count()) as pool:
-        for i, result in enumerate(pool.map(attempt, files)):
+        results = pool.map(attempt, files)
+        if len(files) >= PROGRESS_FROM:
+            results = progress_bar(results, total=len(files), leave=False)
+        for i, result in enumerate(results):
             if isinstance(result, str):
                 skipped.append([str(files[i]), result])
                 continue
             images[len(kept)] = torch.from_numpy(result).permute(2, 0, 1)
             kept.append(i)
+    if len(files) >= PROGRESS_FROM:
+        seconds = time.perf_counter() - start
+        print(f'decoded {len(kept):,} of {len(files):,} images in {seconds:.0f} s; skipped {len(skipped)}')
+        for file, reason in skipped[:5]:
+            print(f'  skipped {file}: {reason}')
     return images[: len(kept)].clone(), kept, skipped
 
 # %% ../nbs/01b_folders.ipynb #84576732

@@ -7,18 +7,19 @@ Docs: https://course-kit.github.io/course_kit/learner.html.md"""
 
 # %% ../nbs/06_learner.ipynb #2ea568b3
 from __future__ import annotations
+import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import SettingsError, kit_path
+from .core import SettingsError, kit_path, get_settings
 from .transfer import child_splitter
 from .models import check_model_fits
 from .recipe import Recipe, ChannelsLast, opt_func, recipe_callbacks, training_precision
 from fastcore.foundation import L
 from fastai.learner import Learner
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.fp16 import MixedPrecision
 from fastai.losses import CrossEntropyLossFlat
@@ -26,7 +27,7 @@ from fastai.metrics import accuracy
 from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['make_learner', 'fit', 'EventTracer', 'overfit_batch']
+__all__ = ['Rehearsal', 'make_learner', 'fit', 'EventTracer', 'overfit_batch']
 
 # %% ../nbs/06_learner.ipynb #09b8d5da
 class EpochPrinter:
@@ -63,9 +64,30 @@ def set_progress(learn: Learner, progress='auto') -> Learner:
 def sample_images(dls, n: int = 2) -> torch.Tensor:
     "The first `n` training images as a float batch, without drawing from the loader's random generator."
     data = dls.train.dataset
-    if hasattr(data, 'images'):
-        return data.images[:n].float() / 255
-    return torch.stack([data[i][0] for i in range(min(n, len(data)))])
+    images = torch.stack([data[i][0] for i in range(min(n, len(data)))])  # at the size they are served
+    return images.float() / 255 if images.dtype == torch.uint8 else images
+
+# %% ../nbs/06_learner.ipynb #ln41rehe
+class Rehearsal(Callback):
+    """Stops each epoch after `batches` training and `batches // 2` (at least 1) validation batches; times
+    the training batches."""
+
+    order = 95  # after the recorder and the metrics have seen the batch
+
+    def __init__(self, batches: int):
+        self.batches = batches
+        self.seconds = []  # the time of each training batch (forward, backward, step)
+
+    def before_batch(self):
+        self.started = time.perf_counter()
+
+    def after_batch(self):
+        if self.training:
+            self.seconds.append(time.perf_counter() - self.started)
+            if self.iter + 1 >= self.batches:
+                raise CancelTrainException()
+        elif self.iter + 1 >= max(1, self.batches // 2):
+            raise CancelValidException()
 
 # %% ../nbs/06_learner.ipynb #5221322f
 def make_learner(
@@ -107,6 +129,9 @@ def make_learner(
             learn.add_cb(ChannelsLast())
         if recipe.compile:
             learn.model.compile()  # in place: the same module, state_dict keys unchanged
+    rehearse = get_settings().rehearse
+    if rehearse:
+        learn.add_cb(Rehearsal(rehearse))
     return set_progress(learn, progress)
 
 

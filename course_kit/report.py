@@ -10,6 +10,7 @@ Docs: https://course-kit.github.io/course_kit/report.html.md"""
 from __future__ import annotations
 import ast
 import json
+import os
 import pickle
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ import pandas as pd
 from .core import CourseKitError, DataNotFoundError, BadDataError, SettingsError
 from .core import WeightsNotFoundError, Settings
 from .core import get_settings, get_device, seed_everything, environment, save_json, unknown_name
-from .core import writable_folder, atomic_write
+from .core import writable_folder, atomic_write, check_count
 from .data import Splits, resize_splits
 from .transfer import create_transfer_model
 from .recipe import PRECISIONS, training_precision
@@ -27,7 +28,7 @@ from .runs import ROW_COLUMNS, as_claims, claim_row
 from .training import TrainResult, train, fast_recipe, fast_setup
 
 # %% auto #0
-__all__ = ['PROFILES', 'check_parameters', 'reports_dir', 'ProfileUnavailable', 'ReportRun']
+__all__ = ['PROFILES', 'GPU_MB', 'check_parameters', 'reports_dir', 'ProfileUnavailable', 'ReportRun']
 
 # %% ../nbs/10_report.ipynb #d6e4fa08
 def injected_names(history) -> list:
@@ -100,6 +101,7 @@ def _claims_file(settings: Settings | None = None) -> Path:
 
 # %% ../nbs/10_report.ipynb #9092ce7e
 PROFILES = ('smoke', 'standin', 'full')  # the profiles a writeup report runs in
+GPU_MB = 16 * 1024  # the GPUs the writeups used (Colab's and Kaggle's T4 and P100) had 16 GB
 
 # %% ../nbs/10_report.ipynb #rp01unav
 class ProfileUnavailable(CourseKitError):
@@ -124,6 +126,8 @@ def measured(result) -> dict:
         precision_asked=record['recipe']['precision'],
         predictions=result.predictions,
         best_epoch=result.best_epoch,
+        memory=record.get('memory'),
+        rehearsal=record.get('rehearsal'),
         **result.extra,
     )
 
@@ -215,6 +219,7 @@ class ReportRows(Profile):
         published = claims.get('fashion_mnist_published', {})  # for the standin notes
         self.published = {kind: values for kind, values in published.items() if not kind.startswith('_')}
         self.rows = []
+        self.needs = {}  # experiment -> what it needed: memory, and in a rehearsal its batch times
         self.started = time.perf_counter()
 
     def add_row(self, name: str, reproduced=None, metric=None, status='done', note='', **fields) -> dict:
@@ -254,8 +259,10 @@ class ReportRows(Profile):
         )
 
     def require_gpu(self):
-        "The `full` profile is meant for a GPU: stop on a CPU with a clear message."
-        if self.device.type != 'cuda':
+        "The `full` profile is meant for a GPU: stop on a CPU with a clear message (a rehearsal goes on)."
+        if self.device.type != 'cuda' and self.rehearse:
+            print(f"profile 'full' on {self.device}: allowed for a rehearsal only")
+        elif self.device.type != 'cuda':
             self.stop(
                 f"profile 'full' needs a CUDA GPU and this run has {self.device}",
                 fix="run it on a GPU machine, or use profile 'standin' (offline data) or 'smoke'",
@@ -275,6 +282,7 @@ class ReportRows(Profile):
                 profile=self.profile,
                 seed=self.seed,
                 rows=self.rows,
+                needs=self.needs,
                 environment=environment(self.device),
                 wall_seconds=round(time.perf_counter() - self.started, 1),
                 written=time.strftime('%Y-%m-%d %H:%M'),
@@ -299,6 +307,8 @@ class ReportRun(ReportRows):
         data_root: str = '',  # where the full profile's data is ('': the kit's search)
         precision: str = 'bf16',  # bf16, fp16 or fp32 for every row on a CUDA GPU; a CPU trains in fp32
         resume: bool = False,  # read back the experiments a killed run finished; go on from checkpoints
+        # N > 0: a rehearsal, every epoch cut to N training batches (the `rehearse` setting)
+        rehearse: int = 0,
         parameters: dict | None = None,  # all the report's parameters (a kept result must match them)
         settings: Settings | None = None,
     ):
@@ -317,6 +327,9 @@ class ReportRun(ReportRows):
         if data_root and profile == 'smoke':
             print(f'data_root={data_root!r} is ignored: the smoke profile writes its own tiny data')
         self.resume = resume
+        self.rehearse = check_count(rehearse, 'rehearse', 0)
+        if rehearse:
+            os.environ['COURSE_KIT_REHEARSE'] = str(rehearse)  # read by `make_learner` in this kernel
         ignored = ('out_dir', 'resume', 'experiments')  # they do not change an experiment's result
         self.key = json.dumps(
             {k: v for k, v in (parameters or {}).items() if k not in ignored}, sort_keys=True
@@ -345,12 +358,19 @@ class ReportRun(ReportRows):
             'data_root',
             'precision',
             'resume',
+            'rehearse',
         )
         run = cls(
             report, **{key: parameters[key] for key in keys if key in parameters}, parameters=parameters
         )
         if run.profile == 'full':
             run.require_gpu()
+        if run.rehearse:
+            print(
+                f'a rehearsal: every epoch stops after {run.rehearse} training batches; no number of this '
+                'run '
+                'is a result'
+            )
         print(f'report {report}, profile {run.profile}, on {run.device}; output in {run.shown(run.out_dir)}')
         if run.device.type != 'cuda':
             print(f'every row trains in fp32: precision={run.precision} applies on a CUDA GPU only')
@@ -389,9 +409,16 @@ class ReportRun(ReportRows):
         notes = list(result.get('notes', []))
         if result.get('precision'):
             notes.append(f'trained in {result["precision"]}')
+        reproduced = result.get(metric or (claim.metric if claim else 'test_accuracy'))
+        if result.get('memory'):
+            self.needs[name] = dict(memory=result['memory'], rehearsal=result.get('rehearsal'))
+            notes += self.memory_notes(result['memory'])
+        if self.rehearse and status.startswith('done'):
+            status, reproduced = f'rehearsal ({self.rehearse} batches per epoch)', None
+            notes.append('a rehearsal: the numbers it measured are not results')
         self.add_row(
             name,
-            result.get(metric or (claim.metric if claim else 'test_accuracy')),
+            reproduced,
             metric,
             status,
             '; '.join(notes),
@@ -400,6 +427,40 @@ class ReportRun(ReportRows):
             wall_seconds=round(time.perf_counter() - start, 1),
         )
         return result
+
+    def memory_notes(self, memory: dict) -> list:
+        "A note when the run needs more GPU memory than the writeups' GPUs had (16 GB)."
+        needed = memory['device_peak_mb'] or memory['device_estimate_mb']
+        if needed <= GPU_MB:
+            return []
+        how = 'measured' if memory['device_peak_mb'] else 'estimated'
+        return [f'needs {needed / 1024:.1f} GB of GPU memory ({how}), more than the 16 GB of a T4 or P100']
+
+    def needs_table(self) -> pd.DataFrame:
+        """What each experiment needed: host and GPU memory, and in a rehearsal its seconds per training batch
+        and the batches of the full run (projected time: a projection, not a measurement)."""
+        rows = []
+        for name, need in self.needs.items():
+            memory, times = need['memory'], need['rehearsal'] or {}
+            row = dict(
+                experiment=name,
+                host_peak_gb=round(memory['host_peak_mb'] / 1024, 2),
+                gpu_measured_gb=None
+                if memory['device_peak_mb'] is None
+                else round(memory['device_peak_mb'] / 1024, 2),
+                gpu_estimate_gb=round(memory['device_estimate_mb'] / 1024, 2),
+                batch_size=memory['batch_size'],
+            )
+            if times:
+                full_batches = round(times['full_batches'] / self.epoch_scale)  # the writeup's epochs
+                row.update(
+                    batches_run=times['batches'],
+                    seconds_per_batch=times['seconds_per_batch'],
+                    full_run_batches=full_batches,
+                    projected_hours_here=round(times['seconds_per_batch'] * full_batches / 3600, 1),
+                )
+            rows.append(row)
+        return pd.DataFrame(rows).astype(object).fillna('')
 
     def kept_file(self, name: str) -> Path:
         "Where experiment `name`'s result is kept for a resume: out_dir/results/<name>.pkl."

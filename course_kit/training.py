@@ -8,7 +8,9 @@ Docs: https://course-kit.github.io/course_kit/training.html.md"""
 
 # %% ../nbs/09a_training.ipynb #ac80fa71
 from __future__ import annotations
+import copy
 import gc
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,12 +18,19 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .core import SettingsError, get_device, seed_everything, unknown_name, rank_and_world
+from course_kit.core import (
+    CourseKitError,
+    SettingsError,
+    get_device,
+    seed_everything,
+    unknown_name,
+    rank_and_world,
+)
 from .data import Splits, DeviceLoader, get_dls
 from .augment import batch_augment
 from .models import get_model, count_parameters
 from .recipe import Recipe, training_precision
-from .learner import make_learner, fit
+from .learner import make_learner, fit, sample_images
 from .checkpoints import checkpoint_callbacks, load_best
 from .evaluate import get_predictions, tta_predictions
 from .runs import history_of, make_record
@@ -108,6 +117,102 @@ def data_sizes(dls) -> dict:
     names = ('train', 'valid', 'test')
     return {name: len(loader.dataset) for name, loader in zip(names, dls.loaders)}
 
+# %% ../nbs/09a_training.ipynb #tr31mem
+MB = 2**20
+
+
+def tensor_bytes(tensors) -> int:
+    "Bytes of distinct tensors (a tensor met twice counts once)."
+    seen = {}
+    for t in tensors:
+        if torch.is_tensor(t):
+            seen[t.data_ptr()] = t.numel() * t.element_size()
+    return sum(seen.values())
+
+
+def activation_bytes(model: nn.Module, images: torch.Tensor) -> int:
+    """Bytes autograd keeps for the backward pass of `images` (on a copy of the model: the model does not
+    change)."""
+    twin = copy.deepcopy(model).train()
+    weights = {p.data_ptr() for p in twin.parameters()}
+    saved = {}
+
+    def pack(t):
+        if t.data_ptr() not in weights:
+            saved[t.data_ptr()] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        twin(images)
+    return sum(saved.values())
+
+
+def memory_estimate(learn, recipe: Recipe, precision: str) -> dict:
+    "The parts of the memory a run needs on its device, in MiB (an estimate)."
+    model = learn.model
+    device = next(model.parameters()).device
+    images = sample_images(learn.dls).to(device)
+    per_image = activation_bytes(model, images) / len(images)
+    trainable = tensor_bytes(p for p in model.parameters() if p.requires_grad)
+    moments = 1 if recipe.optimizer == 'sgd' else 2  # SGD keeps a momentum, Adam two averages
+    loaders = [getattr(dl, 'images', None) for dl in learn.dls.loaders]
+    parts = dict(
+        data=tensor_bytes(x for x in loaders if x is not None and x.device == device),
+        weights=tensor_bytes(model.parameters()) + tensor_bytes(model.buffers()),
+        gradients=trainable,
+        optimiser=trainable * moments,
+        activations=per_image * learn.dls.train.bs * (0.5 if precision in ('bf16', 'fp16') else 1.0),
+    )
+    return {name: round(value / MB, 3) for name, value in parts.items()}
+
+
+def available_mb(device: torch.device) -> float:
+    "Memory the device has for a run: a GPU's total, or the host's available memory (Linux)."
+    if device.type == 'cuda':
+        return torch.cuda.mem_get_info(device)[1] / MB
+    try:
+        info = dict(line.split(':', 1) for line in Path('/proc/meminfo').read_text().splitlines())
+        return int(info['MemAvailable'].split()[0]) / 1024
+    except (OSError, KeyError, ValueError):
+        return float('inf')
+
+
+def check_memory(estimate: dict, device: torch.device, batch_size: int):
+    "A clear error before training when the estimate exceeds what the device has."
+    needed, have = sum(estimate.values()), available_mb(device)
+    if needed > have:
+        largest = max(estimate, key=estimate.get)
+        raise CourseKitError(
+            f'this run needs about {needed / 1024:.1f} GB on {device} (estimate; most of it '
+            f'{largest}: {estimate[largest] / 1024:.1f} GB), and {device} has {have / 1024:.1f} GB',
+            fix=f'a smaller batch size (now {batch_size}), smaller images or a smaller model',
+        )
+
+
+def memory_use(estimate: dict, device: torch.device, batch_size: int) -> dict:
+    "After a run: host peak and GPU peak (measured), the GPU estimate and its parts, in MiB."
+    measured = torch.cuda.max_memory_allocated(device) / MB if device.type == 'cuda' else None
+    return dict(
+        host_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        device_peak_mb=None if measured is None else round(measured, 1),
+        device_estimate_mb=round(sum(estimate.values()), 3),
+        device_estimate_parts=estimate,
+        batch_size=batch_size,
+    )
+
+
+def rehearsal_times(learn, recipe: Recipe) -> dict | None:
+    "In a rehearsal: batches run, seconds per training batch, and the training batches the full run needs."
+    rehearsal = getattr(learn, 'rehearsal', None)
+    if rehearsal is None or not rehearsal.seconds:
+        return None
+    times = sorted(rehearsal.seconds[1:] or rehearsal.seconds)  # the first batch warms up
+    return dict(
+        batches=len(rehearsal.seconds),
+        seconds_per_batch=round(times[len(times) // 2], 4),
+        full_batches=recipe.epochs * len(learn.dls.train),
+    )
+
 # %% ../nbs/09a_training.ipynb #4c994b3a
 def train(
     dls,  # loaders from `get_dls` (train, valid and optionally test)
@@ -145,12 +250,16 @@ def train(
     if run_dir is not None:
         saving, start_epoch = checkpoint_callbacks(learn, recipe, run_dir, resume, overwrite)
         callbacks += saving
+    precision, precision_note = training_precision(recipe.precision, dls.device)
+    estimate = memory_estimate(learn, recipe, precision)
+    check_memory(estimate, dls.device, dls.train.bs)
+    if dls.device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(dls.device)
     started = time.perf_counter()
     fit(learn, recipe, cbs=callbacks + list(L(cbs)), start_epoch=start_epoch)
     wall_seconds = time.perf_counter() - started
     best_epoch = load_best(learn, run_dir) if weights == 'best' else None
     predictions, metrics = evaluate(learn, tta)
-    precision, precision_note = training_precision(recipe.precision, dls.device)
     history = history_of(learn)
     trained_epochs = len(history) - start_epoch
     record = make_record(
@@ -170,6 +279,8 @@ def train(
         precision_note=precision_note,
         processes=world_size,
         global_batch_size=dls.train.batch_size if isinstance(dls.train, DeviceLoader) else dls.train.bs,
+        memory=memory_use(estimate, dls.device, dls.train.bs),
+        rehearsal=rehearsal_times(learn, recipe),
         notes=list(notes),
     )
     return TrainResult(record, learn, predictions, metrics, best_epoch)
