@@ -12,6 +12,7 @@ Modules:
 - `course_kit.fixtures`: Every reader of `01a_datasets` and `01b_folders` is tested offline through the same code that reads a real download. For that the kit writes tiny copies of each data set in its real on-disk format.
 - `course_kit.folders`: Image folders (report A's layout) and Caltech101 (report E): images of any size and colour mode, one file each, scanned with torchvision, decoded once into the `ImageSet` of `01_data` and cached, with every bad file named or counted.
 - `course_kit.grading`: Every lesson ends with exercises that check themselves. This module makes the copies students work in, and grades a folder of completed copies in one batch with papermill.
+- `course_kit.jobs`: A report, a sweep trial or a graded notebook is one *job*. By default jobs run one after another in this process; with submitit they run as local processes (one GPU each) or as a SLURM job array.
 - `course_kit.learner`: A training loop in plain PyTorch, the same loop run by fastai's `Learner`, and the kit's way onto it: `make_learner(dls, model, recipe)` and `fit(learn, recipe)`.
 - `course_kit.models`: The networks the students built themselves, as plain `nn.Module`s with explicit arguments, and `get_model`: one way to create any model of the kit by name, from scratch or by transfer.
 - `course_kit.plots`: The figures of the writeups, drawn with seaborn: training curves of one run and of several, confusion matrices side by side, ROC curves, a grid of predictions, an ablation chart and a sweep.

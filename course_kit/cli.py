@@ -283,6 +283,7 @@ def parser() -> argparse.ArgumentParser:
         help='folder for the executed notebooks, grades.csv and grades.html (default: reports_out/grades)',
     )
     grade.add_argument('--timeout', type=int, default=120, help='seconds any one cell may run (default 120)')
+    grade.add_argument('--memory-mb', type=int, default=6144, help="each student's kernel's memory limit")
     add_job_options(grade, 'students')
     fixtures = commands.add_parser('fixtures', help='write data sets in their real formats, for rehearsals')
     fixtures.add_argument(
@@ -360,7 +361,8 @@ def exercises_command(args) -> int:
         )
         return 0
     options = job_options(args)
-    table = grade_folder(args.folder, args.out, args.timeout, log=lambda m: print(m, flush=True), **options)
+    log = lambda m: print(m, flush=True)  # noqa: E731
+    table = grade_folder(args.folder, args.out, args.timeout, log=log, memory_mb=args.memory_mb, **options)
     print(table.to_string(index=False))
     return 0
 

@@ -26,10 +26,10 @@ import torchvision
 from IPython.display import display
 
 # %% auto #0
-__all__ = ['CHECK_MIME', 'CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError',
-           'UnknownNameError', 'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count',
-           'Settings', 'get_settings', 'seed_everything', 'get_device', 'rank_and_world', 'kit_path', 'environment',
-           'fsync', 'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
+__all__ = ['CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError', 'UnknownNameError',
+           'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count', 'Settings',
+           'get_settings', 'seed_everything', 'get_device', 'rank_and_world', 'kit_path', 'environment', 'fsync',
+           'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings(
@@ -416,7 +416,7 @@ def network_answers(
         return False
 
 # %% ../nbs/00_core.ipynb #ck02mime
-CHECK_MIME = 'application/vnd.course-kit.check+json'  # the kind of output `check` shows, read by the grader
+_CHECK_MIME = 'application/vnd.course-kit.check+json'  # the kind of output `check` shows, read by the grader
 
 # %% ../nbs/00_core.ipynb #ck02check
 def in_notebook() -> bool:
@@ -432,7 +432,7 @@ def show_check(exercise: str, passed: bool, message: str):
     text = f'{"✅" if passed else "❌"} exercise {exercise}: ' + ('pass' if passed else f'fail: {message}')
     if in_notebook():
         display(
-            {'text/plain': text, CHECK_MIME: dict(exercise=exercise, passed=passed, message=message)},
+            {'text/plain': text, _CHECK_MIME: dict(exercise=exercise, passed=passed, message=message)},
             raw=True,
         )
     else:
@@ -445,6 +445,7 @@ def check(
     hint: str = '',  # added to a failure that is not an AssertionError with its own message
     # raise on a failure (default: only outside a notebook, i.e. under nbdev-test)
     strict: bool | None = None,
+    points: float = 1,  # what the exercise is worth when graded (`10a_grading`); no effect here
 ) -> bool:
     """Run one exercise's check: show pass, or fail with a hint. Outside a notebook (nbdev-test) a failure
     raises."""

@@ -27,8 +27,8 @@ from fastai.data.transforms import CategoryMap
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['COPY_BUDGET', 'ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts',
-           'DeviceLoader', 'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
+__all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
+           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
 
 # %% ../nbs/01_data.ipynb #dt05resz
 def resized_bytes(x: torch.Tensor, size: tuple) -> torch.Tensor:
@@ -442,13 +442,13 @@ def at_size(
     return f'{name} @ {height} px' if height == width else f'{name} @ {height}x{width} px'
 
 
-COPY_BUDGET = 2 * 2**30  # bytes: a resized copy larger than this is not made (resized per batch instead)
+_COPY_BUDGET = 2 * 2**30  # bytes: a resized copy larger than this is not made (resized per batch instead)
 
 
 def resize_splits(
     splits: Splits,  # the data
     image_size: int | tuple,  # new (height, width), or one number for square images
-    budget: int = COPY_BUDGET,  # the largest resized copy to make, in bytes
+    budget: int = _COPY_BUDGET,  # the largest resized copy to make, in bytes
 ) -> Splits:
     """Every split resized (see `resize_set`), named with its new size (see `at_size`): a copy when it fits
     `budget`, else resized per batch by the loader."""

@@ -7,21 +7,28 @@ Docs: https://course-kit.github.io/course_kit/grading.html.md"""
 
 # %% ../nbs/10a_grading.ipynb #gd02imp
 from __future__ import annotations
+import ast
 import html
 import os
 import re
+import secrets
+import shutil
+import subprocess
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import nbformat
-import papermill
+from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
 from traitlets.config import Config
 
-from .core import SettingsError, Settings, get_settings, atomic_write, CHECK_MIME
-from .core import writable_folder
+from .core import SettingsError, Settings, get_settings, atomic_write, save_json
+from .core import writable_folder, check_count
 from .jobs import run_jobs
 
 # %% auto #0
@@ -48,6 +55,7 @@ def kernel_config(name: str) -> Config:
 # %% ../nbs/10a_grading.ipynb #gr02stub
 SOLUTION = re.compile(r'^([ \t]*)### BEGIN SOLUTION[^\n]*\n.*?^[ \t]*### END SOLUTION[^\n]*$', re.S | re.M)
 STUB = "raise NotImplementedError('TODO: write your answer here, then run the check below')"
+GRADER_ONLY = '# grader only'  # the first line of a hidden check cell: left out of the student copies
 
 
 def stub_solutions(source: str) -> tuple:
@@ -60,14 +68,15 @@ def student_copies(
     out: Path | str | None = None,  # where the copies go (default: student/ beside nbs/, git-ignored)
     settings: Settings | None = None,
 ) -> list:
-    """Write a student copy of every lesson: solutions replaced by stubs, outputs cleared. Returns the files
-    written."""
+    """Write a student copy of every lesson: solutions replaced by stubs, grader-only checks left out, outputs
+    cleared. Returns the files written."""
     settings = settings or get_settings()
     lessons, out = settings.root / 'nbs', Path(out) if out else settings.root / 'student'
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for source in sorted(lessons.glob('*.ipynb')):
         notebook = nbformat.read(source, as_version=4)
+        notebook.cells = [cell for cell in notebook.cells if not cell.source.startswith(GRADER_ONLY)]
         for cell in notebook.cells:
             if cell.cell_type == 'code':
                 cell.source, _ = stub_solutions(cell.source)
@@ -77,151 +86,379 @@ def student_copies(
     return written
 
 # %% ../nbs/10a_grading.ipynb #gr07grade
-CHECK_CALL = re.compile(r"""^check\(['"]([\w.]+)['"]""", re.M)
+CHECK_CALL = re.compile(r"""^([ \t]*)check\((?=\s*['"]\d)""", re.M)  # check('1.2', ...) at a line's start
+GRADE_MIME = 'application/vnd.course-kit.grade+json'  # what the grader's own recorder shows
 
 
-def checks_in(notebook: Path) -> list:
-    "The exercise numbers a notebook's check cells name."
-    cells = nbformat.read(notebook, as_version=4).cells
-    return [n for cell in cells if cell.cell_type == 'code' for n in CHECK_CALL.findall(cell.source)]
+@dataclass
+class Exercise:
+    "One exercise of a lesson as the grader sees it: its points and the cells holding its test cases."
+
+    number: str  # e.g. '1.1'
+    points: float = 1.0  # shared equally between its cases
+    cases: list = field(default_factory=list)  # names of its test functions, visible and hidden
+    cells: list = field(default_factory=list)  # the lesson's cells that run them
 
 
-def check_results(notebook: Path) -> dict:
-    "exercise -> 'pass' or 'fail', from the outputs of an executed notebook."
-    results = {}
-    for cell in nbformat.read(notebook, as_version=4).cells:
-        for output in cell.get('outputs', []):
-            found = output.get('data', {}).get(CHECK_MIME)
-            if found:
-                results[found['exercise']] = 'pass' if found['passed'] else 'fail'
-    return results
+def check_calls(source: str) -> list:
+    "`(exercise, test name, points)` of every `check(...)` call in a cell."
+    calls = []
+    for node in ast.walk(ast.parse(source)):
+        is_check = isinstance(node, ast.Call) and getattr(node.func, 'id', None) == 'check'
+        if is_check and len(node.args) >= 2 and isinstance(node.args[0], ast.Constant):
+            points = next((k.value.value for k in node.keywords if k.arg == 'points'), 1)
+            calls.append(
+                (str(node.args[0].value), getattr(node.args[1], 'id', ast.unparse(node.args[1])), points)
+            )
+    return calls
 
 
-def run_student_notebook(notebook: Path, executed: Path, timeout: int) -> str:
-    "Execute one student notebook with papermill; 'ok' or what went wrong."
-    executed.parent.mkdir(parents=True, exist_ok=True)
+def lesson_exercises(lesson: Path) -> dict:
+    "exercise number -> `Exercise`, read from a lesson's check cells (visible and grader only)."
+    exercises = {}
+    for cell in nbformat.read(lesson, as_version=4).cells:
+        if cell.cell_type != 'code' or 'check(' not in cell.source:
+            continue
+        for number, test, points in check_calls(cell.source):
+            exercise = exercises.setdefault(number, Exercise(number))
+            exercise.cases.append(test)
+            if points != 1:  # the lesson's check gives the exercise's points
+                exercise.points = float(points)
+            if cell.source not in exercise.cells:
+                exercise.cells.append(cell.source)
+    return exercises
+
+# %% ../nbs/10a_grading.ipynb #gr08run
+RECORDER = """
+def __grade__(exercise, test, *args, **kwargs):
+    import IPython.display
+    name = getattr(test, '__name__', str(test))
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            kernel_name=kernel_name(),
-            cwd=str(notebook.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-            config=kernel_config(notebook.stem),
-        )
-        return 'ok'
-    except papermill.PapermillExecutionError as e:
-        if 'Timeout' in e.ename or 'timed out' in str(e.evalue):
-            return f'timed out in {notebook.name} cell {e.exec_count} (limit {timeout} s)'
-        return f'error in {notebook.name} cell {e.exec_count}: {e.ename}: {str(e.evalue)[:120]}'
+        test()
+        status, message = 'pass', ''
+    except NotImplementedError as e:
+        status, message = 'not done yet', str(e)
+    except NameError as e:
+        status, message = 'no answer found', str(e)
+    except AssertionError as e:
+        status, message = 'fail', str(e) or 'the answer is not right yet'
     except Exception as e:
-        if 'Timeout' in type(e).__name__:
-            return f'timed out in {notebook.name} (limit {timeout} s per cell)'
-        return f'{notebook.name} could not run: {type(e).__name__}: {str(e)[:120]}'
+        status, message = 'error', f'{type(e).__name__}: {e}'
+    payload = dict(key=KEY, exercise=exercise, case=name, status=status, message=message[:500])
+    IPython.display.publish_display_data({'MIME': payload})
+"""
 
-# %% ../nbs/10a_grading.ipynb #gr08grade
+
+def grader_cell(source: str, key: str) -> str:
+    "A lesson's check cell as the grader runs it: its own recorder first, every `check(` call recording."
+    recorder = RECORDER.replace('KEY', repr(key)).replace("'MIME'", repr(GRADE_MIME))
+    return recorder + CHECK_CALL.sub(r'\1__grade__(', source)
+
+
+def without_checks(source: str) -> str:
+    "A student's cell with each check call made a call to nothing (the grader runs its own checks)."
+    return CHECK_CALL.sub(
+        r'\1(lambda *args, **kwargs: None)(  # the check is removed by the grader\n\1', source
+    )
+
+# %% ../nbs/10a_grading.ipynb #gr10sand
+class SandboxedKernel(AsyncKernelManager):
+    """A kernel with a memory limit, and, as root, a read-only file system but for the `writable` folders
+    (a mount namespace). Async, as nbclient expects: a blocking manager cannot interrupt a cell that runs
+    past its timeout."""
+
+    def __init__(self, writable: list, memory_mb: int, **kwargs):
+        super().__init__(**kwargs)
+        self.writable = [str(Path(p).resolve()) for p in writable]
+        self.memory_mb = memory_mb
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list:
+        command = super().format_kernel_cmd(extra_arguments)
+        steps = [f'ulimit -v {self.memory_mb * 1024}']
+        if sandbox_kind() == READ_ONLY:
+            keep = [f'mount --bind {p} {p}' for p in self.writable]  # mounts of their own stay writable
+            # the kernel's working folder is entered again: it was the folder under the new mount
+            steps = [*keep, 'mount -o remount,bind,ro /', f'cd {self.writable[0]}', *steps]
+            return ['unshare', '-m', '--', 'sh', '-c', ' && '.join(steps) + ' && exec "$@"', 'sh', *command]
+        return ['sh', '-c', ' && '.join(steps) + ' && exec "$@"', 'sh', *command]
+
+
+READ_ONLY = 'a read-only file system but its scratch folder'
+PERMISSIONS = "the grader's own user (files protected by their permissions only)"
+
+
+def sandbox_kind() -> str:
+    "`READ_ONLY` where the grader can make it so (root, mount namespaces), else `PERMISSIONS`."
+    if os.geteuid() != 0 or shutil.which('unshare') is None:
+        return PERMISSIONS
+    probe = subprocess.run(['unshare', '-m', 'true'], capture_output=True)
+    return READ_ONLY if probe.returncode == 0 else PERMISSIONS
+
+# %% ../nbs/10a_grading.ipynb #gr11one
+def run_cells(cells: list, scratch: Path, timeout: int, memory_mb: int) -> tuple:
+    "Execute code cells in one sandboxed kernel, each with `timeout` s; the executed notebook and a problem."
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    sockets = os.path.join(tempfile.mkdtemp(prefix='course-kit-'), 'kernel')  # IPC: no open TCP port
+    writable = [scratch, os.path.dirname(sockets)]
+    kernel = SandboxedKernel(writable, memory_mb, kernel_name=kernel_name(), transport='ipc', ip=sockets)
+    client = NotebookClient(
+        notebook,
+        km=kernel,
+        timeout=timeout,
+        allow_errors=True,
+        interrupt_on_timeout=True,
+        startup_timeout=120,
+    )
+    env = dict(
+        os.environ,
+        IPYTHONDIR=str(scratch / '.ipython'),  # writable: the rest of the file system may be read-only
+        MPLCONFIGDIR=str(scratch / '.matplotlib'),
+        COURSE_KIT_RUNS_DIR=str(scratch / 'runs'),
+        COURSE_KIT_REPORTS_OUT=str(scratch / 'out'),
+    )
+    try:
+        client.execute(cwd=str(scratch), env=env)
+        problem = ''
+    except DeadKernelError:
+        problem = f'the kernel died (out of memory? the limit is {memory_mb} MB)'
+    except Exception as e:
+        problem = f'the notebook could not run: {type(e).__name__}: {str(e)[:200]}'
+    return notebook, problem
+
+
+def cell_errors(notebook, count: int) -> list:
+    "The errors of the first `count` cells (the student's): [{'cell', 'error', 'line'}]."
+    errors = []
+    for number, cell in enumerate(notebook.cells[:count], 1):
+        for output in cell.get('outputs', []):
+            if output.get('output_type') == 'error':
+                timed_out = output['ename'] == 'KeyboardInterrupt'
+                error = 'timed out' if timed_out else f'{output["ename"]}: {output["evalue"][:200]}'
+                errors.append(dict(cell=number, error=error, line=cell.source.strip().split('\n')[0][:80]))
+    return errors
+
+
+def case_results(notebook, key: str) -> dict:
+    "(exercise, case) -> (status, message) from outputs that carry the grader's key (any other is ignored)."
+    found = {}
+    for cell in notebook.cells:
+        for output in cell.get('outputs', []):
+            result = output.get('data', {}).get(GRADE_MIME)
+            if isinstance(result, dict) and result.get('key') == key:
+                found[(result['exercise'], result['case'])] = (result['status'], result['message'])
+    return found
+
+# %% ../nbs/10a_grading.ipynb #gr12one
+def grade_notebook(notebook: Path, lesson: Path | None, scratch: Path, timeout: int, memory_mb: int) -> dict:
+    "One student notebook: its cells (checks removed), then the lesson's cases; every exercise scored."
+    try:
+        student = nbformat.read(notebook, as_version=4)
+    except Exception as e:
+        return dict(
+            notebook=notebook.name,
+            exercises={},
+            errors=[],
+            status=f'cannot start: not a notebook ({type(e).__name__})',
+        )
+    if lesson is None or not lesson.exists():
+        return dict(
+            notebook=notebook.name, exercises={}, errors=[], status='no lesson of this name: nothing to grade'
+        )
+    exercises = lesson_exercises(lesson)
+    cells = [without_checks(c.source) for c in student.cells if c.cell_type == 'code' and c.source.strip()]
+    key = secrets.token_hex(16)  # made now: code that ran before cannot know it
+    checks = [grader_cell(source, key) for ex in exercises.values() for source in ex.cells]
+    executed, problem = run_cells(cells + list(dict.fromkeys(checks)), scratch, timeout, memory_mb)
+    results = case_results(executed, key)
+    scored = {}
+    for number, exercise in exercises.items():
+        cases = []
+        for case in exercise.cases:
+            status, message = results.get((number, case), ('error', problem or 'its check did not finish'))
+            if status == 'error' and 'KeyboardInterrupt' in message:
+                status, message = 'timed out', f'the check ran past {timeout} s'
+            cases.append(dict(case=case, status=status, message=message))
+        passed = sum(c['status'] == 'pass' for c in cases)
+        points = round(exercise.points * passed / len(cases), 2)
+        scored[number] = dict(points=points, max_points=exercise.points, cases=cases)
+    errors = cell_errors(executed, len(cells))
+    nbformat.write(executed, scratch / f'graded-{notebook.name}')
+    return dict(notebook=notebook.name, exercises=scored, errors=errors, status=problem or 'ok')
+
+# %% ../nbs/10a_grading.ipynb #gr13one
+def grade_student(
+    student: str,
+    notebooks: list,
+    own_folder: bool,
+    out: Path,
+    timeout: int,
+    lessons: Path,
+    memory_mb: int,
+) -> dict:
+    "One student's notebooks, each in a scratch copy of the student's folder; their grades and feedback."
+    graded = []
+    for notebook in notebooks:
+        scratch = Path(tempfile.mkdtemp(prefix=f'grade-{student}-'))
+        if own_folder:
+            shutil.copytree(notebook.parent, scratch, dirs_exist_ok=True)  # data files beside the notebook
+        else:
+            shutil.copyfile(notebook, scratch / notebook.name)
+        print(f'grading {student}/{notebook.name}', flush=True)
+        result = grade_notebook(scratch / notebook.name, lessons / notebook.name, scratch, timeout, memory_mb)
+        executed = scratch / f'graded-{notebook.name}'
+        if executed.exists():
+            (out / student).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(executed, out / student / notebook.name)
+        shutil.rmtree(scratch, ignore_errors=True)
+        graded.append(result)
+    return dict(student=student, notebooks=graded)
+
+# %% ../nbs/10a_grading.ipynb #gr15folder
 def submissions(folder: Path) -> dict:
-    "student -> their notebooks: one sub-folder per student, or one notebook per student."
+    "student -> (their notebooks, whether they have a folder of their own)."
     found = {}
     for path in sorted(folder.iterdir()):
         if path.is_dir() and not path.name.startswith('.'):
-            found[path.name] = sorted(path.glob('*.ipynb'))
+            found[path.name] = (sorted(path.glob('*.ipynb')), True)
         elif path.suffix == '.ipynb':
-            found[path.stem] = [path]
+            found[path.stem] = ([path], False)
     return found
 
 
-def expected_checks(notebook: Path, lessons: Path) -> list:
-    """The exercises a notebook should report: those of the lesson of the same name, else those its own cells
-    name."""
-    lesson = lessons / notebook.name
-    try:
-        return checks_in(lesson if lesson.exists() else notebook)
-    except Exception:
-        return []
-
-# %% ../nbs/10a_grading.ipynb #gr085one
-def grade_student(student: str, notebooks: list, out: Path, timeout: int, lessons: Path) -> tuple:
-    "`(row, exercises)`: one student's notebooks run and read; the exercises in the order found."
-    row, problems, columns = {'student': student}, [], []
-    for notebook in notebooks:
-        expected = expected_checks(notebook, lessons)
-        columns += [n for n in expected if n not in columns]
-        print(f'grading {student}/{notebook.name}', flush=True)
-        status = run_student_notebook(notebook, out / student / notebook.name, timeout)
-        executed = out / student / notebook.name
-        results = check_results(executed) if executed.exists() else {}
-        columns += [n for n in results if n not in columns]
-        row.update({n: results.get(n, 'missing') for n in expected})
-        row.update(results)
-        if status != 'ok':
-            problems.append(status)
-    if not notebooks:
+def student_rows(graded: dict) -> tuple:
+    "One student's row (points per exercise, total, status) and the exercise columns found, in order."
+    row, columns, problems = {'student_id': graded['student']}, [], []
+    for notebook in graded['notebooks']:
+        for number, result in notebook['exercises'].items():
+            row[number] = result['points']
+            columns.append(number)
+        if notebook['status'] != 'ok':
+            problems.append(f'{notebook["notebook"]}: {notebook["status"]}')
+        problems += [f'{notebook["notebook"]} cell {e["cell"]}: {e["error"]}' for e in notebook['errors'][:3]]
+    if not graded['notebooks']:
         problems.append('no notebook handed in')
-    return dict(row, status='; '.join(problems) or 'ok'), columns
+    maximum = sum(r['max_points'] for n in graded['notebooks'] for r in n['exercises'].values())
+    row['total'] = round(sum(row[c] for c in columns), 2)
+    row['max_total'] = maximum
+    row['status'] = '; '.join(problems) or 'ok'
+    return row, columns
 
-# %% ../nbs/10a_grading.ipynb #gr09grade
+# %% ../nbs/10a_grading.ipynb #gr16folder
 def grade_folder(
     folder: Path | str,  # one sub-folder (or notebook) per student
-    # executed notebooks, grades.csv and grades.html (default: reports_out/grades)
-    out: Path | str | None = None,
+    out: Path | str | None = None,  # grades, feedback and executed notebooks (default: reports_out/grades)
     timeout: int = 120,  # seconds any one cell may run
     settings: Settings | None = None,
     log=print,
     executor: str = 'process',  # where each student's grading runs (see `run_jobs`)
-    jobs: int = 1,  # students graded at once (local)
+    jobs: int = 1,  # students graded at once (local executor)
     gpus: list | None = None,  # local: one student per GPU at a time
+    memory_mb: int = 6144,  # memory limit of each student's kernel
     **slurm,  # time_min, partition, gpus_per_job, max_parallel
 ) -> pd.DataFrame:
-    "Run every student's notebooks with papermill and tabulate pass/fail per exercise: one row per student."
+    "Grade every student's notebooks with the lessons' own checks: points per exercise, one row per student."
     settings, folder = settings or get_settings(), Path(folder)
     if not folder.is_dir():
         raise SettingsError(f'no folder {folder}', fix="give the folder that holds the students' notebooks")
+    check_count(timeout, 'timeout')
     out = writable_folder(Path(out) if out else settings.reports_out / 'grades', 'out')
     calls = {
-        student: (student, notebooks, out, timeout, settings.root / 'nbs')
-        for student, notebooks in submissions(folder).items()
+        student: (student, notebooks, own, out, timeout, settings.root / 'nbs', memory_mb)
+        for student, (notebooks, own) in submissions(folder).items()
     }
+    if executor == 'process' and jobs > 1:
+        executor = 'local'  # several at once means one process per student
     graded = run_jobs(
         grade_student, calls, executor, jobs, gpus, 'grades', settings=settings, log=log, **slurm
     )
-    rows, columns = [], []
+    rows, columns, results = [], [], {}
     for student, job in zip(calls, graded):
         if job.status != 'done':
-            rows.append(dict(student=student, status=f'could not be graded: {job.error.splitlines()[0]}'))
+            rows.append(dict(student_id=student, status=f'could not be graded: {job.error.splitlines()[0]}'))
             continue
-        row, found = job.value
-        columns += [n for n in found if n not in columns]
+        row, found = student_rows(job.value)
+        columns += [c for c in found if c not in columns]
         rows.append(row)
-    table = pd.DataFrame(rows, columns=['student', *columns, 'status']).fillna('')
-    table.insert(
-        len(table.columns) - 1,
-        'passed',
-        [f'{(r[columns] == "pass").sum()} of {len(columns)}' for _, r in table.iterrows()],
-    )
-    atomic_write(out / 'grades.csv', lambda tmp: table.to_csv(tmp, index=False))
-    atomic_write(out / 'grades.html', lambda tmp: Path(tmp).write_text(grades_html(table), encoding='utf-8'))
+        results[student] = job.value
+    table = pd.DataFrame(rows, columns=['student_id', *columns, 'total', 'max_total', 'status'])
+    write_grades(table, results, out, sandbox_kind())
     return table
 
-# %% ../nbs/10a_grading.ipynb #gr10grade
-def grades_html(table: pd.DataFrame) -> str:
-    "The grades as a page an instructor can open from the file system."
-    colour = {'pass': '#1a7f37', 'fail': '#cf222e', 'missing': '#888'}
-    head = ''.join(f'<th>{html.escape(str(c))}</th>' for c in table.columns)
-    body = ''.join(
-        '<tr>'
-        + ''.join(f'<td style="color:{colour.get(v, "#222")}">{html.escape(str(v))}</td>' for v in row)
-        + '</tr>'
-        for row in table.itertuples(index=False)
-    )
+# %% ../nbs/10a_grading.ipynb #gr17pages
+COLOURS = {'pass': '#1a7f37', 'fail': '#cf222e', 'not done yet': '#888', 'no answer found': '#888'}
+
+
+def page(title: str, body: str) -> str:
+    "A page an instructor or a student can open from the file system."
     style = (
-        'body{font-family:system-ui,sans-serif;margin:2rem}'
-        'table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd}'
+        'body{font-family:system-ui,sans-serif;margin:2rem;max-width:60rem}'
+        'table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid '
+        '#ddd;text-align:left}'
     )
     return (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>course_kit "
-        f'grades</title><style>{style}</style></head>'
-        f"<body><h1>Grades</h1><p class='meta'>written {time.strftime('%Y-%m-%d %H:%M')}</p>"
-        f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></body></html>'
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f'<style>{style}</style></head><body><h1>{html.escape(title)}</h1>{body}</body></html>'
+    )
+
+
+def feedback_page(graded: dict) -> str:
+    """One student's page: every exercise, its points, each case's result with its hint; the errors of their
+    cells."""
+    parts = []
+    for notebook in graded['notebooks']:
+        rows = ''
+        for number, result in notebook['exercises'].items():
+            for case in result['cases']:
+                colour = COLOURS.get(case['status'], '#cf222e')
+                rows += (
+                    f'<tr><td>{number}</td><td>{result["points"]} of {result["max_points"]}</td>'
+                    f'<td>{html.escape(case["case"])}</td><td '
+                    f'style="color:{colour}">{html.escape(case["status"])}</td>'
+                    f'<td>{html.escape(case["message"])}</td></tr>'
+                )
+        errors = ''.join(
+            f'<li>cell {e["cell"]} (<code>{html.escape(e["line"])}</code>): {html.escape(e["error"])}</li>'
+            for e in notebook['errors']
+        )
+        parts.append(
+            f'<h2>{html.escape(notebook["notebook"])}</h2><p>{html.escape(notebook["status"])}</p>'
+            '<table><tr><th>exercise</th><th>points</th><th>case</th><th>result</th><th>hint</th></tr>'
+            f'{rows}</table>' + (f'<h3>Errors in your cells</h3><ul>{errors}</ul>' if errors else '')
+        )
+    return page(f'Feedback for {graded["student"]}', ''.join(parts) or '<p>no notebook handed in</p>')
+
+
+def gradescope_results(graded: dict) -> dict:
+    "Gradescope's autograder results.json: one test per case, its score, max_score and output."
+    tests = []
+    for notebook in graded['notebooks']:
+        for number, result in notebook['exercises'].items():
+            share = result['max_points'] / len(result['cases'])
+            for case in result['cases']:
+                score = share if case['status'] == 'pass' else 0.0
+                output = case['status'] + (f': {case["message"]}' if case['message'] else '')
+                name = f'{notebook["notebook"]} exercise {number} ({case["case"]})'
+                tests.append(dict(name=name, score=round(score, 2), max_score=round(share, 2), output=output))
+    return dict(score=round(sum(t['score'] for t in tests), 2), tests=tests)
+
+
+def write_grades(table: pd.DataFrame, results: dict, out: Path, sandbox: str):
+    """grades.csv, grades.html (linking each feedback page), feedback/<student>.html,
+    gradescope/<student>/results.json."""
+    atomic_write(out / 'grades.csv', lambda tmp: table.to_csv(tmp, index=False))
+    for student, graded in results.items():
+        feedback = feedback_page(graded)
+        atomic_write(
+            out / 'feedback' / f'{student}.html', lambda tmp: Path(tmp).write_text(feedback, encoding='utf-8')
+        )
+        save_json(gradescope_results(graded), out / 'gradescope' / student / 'results.json')
+    shown = table.fillna('').astype(str)
+    shown['student_id'] = [
+        f'<a href="feedback/{html.escape(s)}.html">{html.escape(s)}</a>' if s in results else html.escape(s)
+        for s in table.student_id
+    ]
+    body = shown.to_html(index=False, escape=False)
+    note = f'<p>{time.strftime("%Y-%m-%d %H:%M")}; student code ran with: {sandbox}</p>'
+    atomic_write(
+        out / 'grades.html', lambda tmp: Path(tmp).write_text(page('Grades', note + body), encoding='utf-8')
     )

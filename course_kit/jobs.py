@@ -1,4 +1,5 @@
-"""A report, a sweep trial or a graded notebook is one *job*. By default jobs run one after another in this process; with submitit they run as local processes (one GPU each) or as a SLURM job array.
+"""A report, a sweep trial or a graded notebook is one *job*. By default jobs run one after another in
+this process; with submitit they run as local processes (one GPU each) or as a SLURM job array.
 
 Docs: https://course-kit.github.io/course_kit/jobs.html.md"""
 

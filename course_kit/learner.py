@@ -27,7 +27,7 @@ from fastai.metrics import accuracy
 from fastprogress.core import IN_NOTEBOOK
 
 # %% auto #0
-__all__ = ['Rehearsal', 'make_learner', 'fit', 'EventTracer', 'overfit_batch']
+__all__ = ['sample_images', 'Rehearsal', 'make_learner', 'fit', 'EventTracer', 'overfit_batch']
 
 # %% ../nbs/06_learner.ipynb #09b8d5da
 class EpochPrinter:
@@ -60,7 +60,7 @@ def set_progress(learn: Learner, progress='auto') -> Learner:
         learn.add_cb(ProgressCallback())
     return learn
 
-
+# %% ../nbs/06_learner.ipynb #ln40samp
 def sample_images(dls, n: int = 2) -> torch.Tensor:
     "The first `n` training images as a float batch, without drawing from the loader's random generator."
     data = dls.train.dataset

@@ -28,7 +28,7 @@ from .runs import ROW_COLUMNS, as_claims, claim_row
 from .training import TrainResult, train, fast_recipe, fast_setup
 
 # %% auto #0
-__all__ = ['PROFILES', 'GPU_MB', 'check_parameters', 'reports_dir', 'ProfileUnavailable', 'ReportRun']
+__all__ = ['PROFILES', 'check_parameters', 'reports_dir', 'ProfileUnavailable', 'ReportRun']
 
 # %% ../nbs/10_report.ipynb #d6e4fa08
 def injected_names(history) -> list:
@@ -101,7 +101,7 @@ def _claims_file(settings: Settings | None = None) -> Path:
 
 # %% ../nbs/10_report.ipynb #9092ce7e
 PROFILES = ('smoke', 'standin', 'full')  # the profiles a writeup report runs in
-GPU_MB = 16 * 1024  # the GPUs the writeups used (Colab's and Kaggle's T4 and P100) had 16 GB
+_GPU_MB = 16 * 1024  # the GPUs the writeups used (Colab's and Kaggle's T4 and P100) had 16 GB
 
 # %% ../nbs/10_report.ipynb #rp01unav
 class ProfileUnavailable(CourseKitError):
@@ -431,7 +431,7 @@ class ReportRun(ReportRows):
     def memory_notes(self, memory: dict) -> list:
         "A note when the run needs more GPU memory than the writeups' GPUs had (16 GB)."
         needed = memory['device_peak_mb'] or memory['device_estimate_mb']
-        if needed <= GPU_MB:
+        if needed <= _GPU_MB:
             return []
         how = 'measured' if memory['device_peak_mb'] else 'estimated'
         return [f'needs {needed / 1024:.1f} GB of GPU memory ({how}), more than the 16 GB of a T4 or P100']

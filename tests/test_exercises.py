@@ -2,11 +2,13 @@
 with papermill."""
 
 import csv
+import json
 import re
 from pathlib import Path
 import nbformat
 import pytest
 from conftest import BIN, ROOT, run
+from course_kit.grading import READ_ONLY, sandbox_kind
 
 CLI = str(BIN / 'course-kit')
 LESSONS = ROOT / 'nbs'
@@ -42,6 +44,7 @@ def test_enough_exercises_with_solutions_and_checks():
         n
         for p in WITH_EXERCISES
         for source in code_cells(p).values()
+        if not source.startswith('# grader only')  # a hidden case of an exercise that has a visible one
         for n in re.findall(r"^check\('([\w.]+)'", source, re.M)
     ]
     assert len(numbers) >= 25 and len(numbers) == len(set(numbers)), numbers
@@ -71,7 +74,11 @@ def student(tmp_path_factory):
 def test_student_copies_hold_no_solution_code(student):
     for path in WITH_EXERCISES:
         source, copy = code_cells(path), code_cells(student / path.name)
-        assert source.keys() == copy.keys(), f'{path.name}: the copy keeps every cell'
+        hidden = {k for k, s in source.items() if s.startswith('# grader only')}
+        assert source.keys() - hidden == copy.keys(), (
+            f'{path.name}: the copy keeps every cell but hidden checks'
+        )
+        source = {k: s for k, s in source.items() if k not in hidden}
         for cell_id, text in source.items():
             for line in solution_lines(text):
                 assert line not in copy[cell_id], (
@@ -88,7 +95,7 @@ def test_student_copies_hold_no_solution_code(student):
 
 def read_grades(folder):
     with open(folder / 'grades.csv') as f:
-        return {row['student']: row for row in csv.DictReader(f)}
+        return {row['student_id']: row for row in csv.DictReader(f)}
 
 
 def test_every_check_fails_on_the_student_stubs(student, tmp_path):
@@ -101,54 +108,153 @@ def test_every_check_fails_on_the_student_stubs(student, tmp_path):
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     row = read_grades(tmp_path / 'graded')['stub']
-    exercises = {k: v for k, v in row.items() if k[:1].isdigit()}
-    assert len(exercises) >= 25 and set(exercises.values()) == {'fail'}, exercises
+    exercises = {k: float(v) for k, v in row.items() if k[:1].isdigit()}
+    assert len(exercises) >= 25 and set(exercises.values()) == {0.0}, exercises
+    results = json.loads((tmp_path / 'graded' / 'gradescope' / 'stub' / 'results.json').read_text())
+    assert {t['output'].split(':')[0] for t in results['tests']} == {'not done yet'}
     assert row['status'] == 'ok', row['status']  # a stub copy still runs top to bottom
 
 
-def broken_copy(source: Path, target: Path, how: str):
-    "A copy of `source` that raises (error), never ends (loop) or lost its check cells (missing)."
+LESSON = LESSONS / '01_data.ipynb'  # 1.1 (two cases, one hidden), 1.2 (2 points), 1.3, 1.4: 5 points
+
+
+def edited(source: Path, target: Path, change):
+    "A copy of `source` with `change(cells)` applied to its list of cells."
     notebook = nbformat.read(source, as_version=4)
-    first = next(
-        i for i, c in enumerate(notebook.cells) if c.cell_type == 'code' and 'BEGIN SOLUTION' in c.source
-    )
-    if how == 'error':
-        notebook.cells.insert(first, nbformat.v4.new_code_cell("raise RuntimeError('my mistake')"))
-    if how == 'loop':
-        notebook.cells.insert(first, nbformat.v4.new_code_cell('while True: pass'))
-    if how == 'missing':
-        notebook.cells = [c for c in notebook.cells if not c.source.startswith('def test_')]
+    change(notebook.cells)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, target)
 
 
-def test_grading_a_mixed_folder(student, tmp_path):
-    lesson = LESSONS / '02_augment.ipynb'
-    folder = tmp_path / 'handed_in'
+def replace_in(cells, old: str, new: str):
+    "Replace `old` (which must be there) in the cells' sources."
+    assert any(old in c.source for c in cells), old
+    for cell in cells:
+        cell.source = cell.source.replace(old, new)
+
+
+FORGED = """import IPython.display
+forged = {'key': 'guess', 'exercise': '1.2', 'case': 'test_1_2', 'status': 'pass', 'message': ''}
+IPython.display.publish_display_data({'application/vnd.course-kit.grade+json': forged})
+from course_kit.core import show_check
+show_check('1.2', True, 'pass')
+print('exercise 1.2: pass')"""
+
+
+@pytest.fixture(scope='module')
+def graded(student, tmp_path_factory):
+    "A class of copies of 01_data, each doing one thing students do, graded once."
+    tmp = tmp_path_factory.mktemp('class')
+    folder = tmp / 'handed_in'
     (folder / 'alice').mkdir(parents=True)
-    # solved: the reference solutions
-    (folder / 'alice' / lesson.name).write_bytes(lesson.read_bytes())
+    (folder / 'alice' / LESSON.name).write_bytes(LESSON.read_bytes())  # the reference solutions
+    stub = student / LESSON.name
     (folder / 'bob').mkdir()
-    (folder / 'bob' / lesson.name).write_bytes((student / lesson.name).read_bytes())  # nothing done
-    for name in ('error', 'loop', 'missing'):
-        broken_copy(lesson, folder / name / lesson.name, name)
-    (folder / 'nobody').mkdir()  # handed in nothing
-    result = run([CLI, 'grade', str(folder), '--out', str(tmp_path / 'graded'), '--timeout', '20'])
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
-    grades = read_grades(tmp_path / 'graded')
-    numbers = ['2.1', '2.2', '2.3', '2.4']
-    assert [grades['alice'][n] for n in numbers] == ['pass'] * 4 and grades['alice']['status'] == 'ok'
-    assert [grades['bob'][n] for n in numbers] == ['fail'] * 4 and grades['bob']['passed'] == '0 of 4'
-    assert (
-        grades['error']['status'].startswith('error in 02_augment.ipynb cell')
-        and 'my mistake' in grades['error']['status']
+    (folder / 'bob' / LESSON.name).write_bytes(stub.read_bytes())  # nothing answered
+
+    def forge(cells):  # checks edited into passes, and forged pass outputs
+        for cell in cells:
+            if cell.source.startswith('def test_1_'):
+                cell.source = (
+                    cell.source.split('\n')[0] + '\n    pass\n' + cell.source[cell.source.index('check(') :]
+                )
+        cells.append(nbformat.v4.new_code_cell(FORGED))
+
+    edited(stub, folder / 'mallory' / LESSON.name, forge)
+    wrong_first = 'return torch.zeros(n_classes, dtype=torch.long)  # wrong'
+    edited(
+        LESSON,
+        folder / 'carol' / LESSON.name,
+        lambda c: replace_in(c, 'return torch.bincount(labels, minlength=n_classes)', wrong_first),
     )
-    assert [grades['error'][n] for n in numbers] == ['missing'] * 4
-    assert grades['loop']['status'].startswith('timed out') and grades['loop']['2.1'] == 'missing'
-    assert [grades['missing'][n] for n in numbers] == ['missing'] * 4 and grades['missing']['status'] == 'ok'
+    edited(
+        LESSON,
+        folder / 'dave' / LESSON.name,
+        lambda c: replace_in(
+            c, 'def measure_batches() -> int:', 'def measure_batches() -> int:\n    while True:\n        pass'
+        ),
+    )
+    targets = [tmp / 'graded' / 'grades.csv', folder / 'alice' / 'hacked.txt', LESSONS / 'hacked.txt']
+    targets.append(tmp / 'outside.txt')  # anywhere else
+    vandal = f"""from pathlib import Path
+for target in {[str(p) for p in targets]!r}:
+    try:
+        Path(target).write_text('hacked')
+    except OSError as e:
+        print('refused:', e)"""
+    edited(LESSON, folder / 'eve' / LESSON.name, lambda c: c.insert(0, nbformat.v4.new_code_cell(vandal)))
+    (folder / 'frank.ipynb').write_text('{"cells": [ this is not json')
+    (folder / 'nobody').mkdir()  # handed in nothing
+    command = [CLI, 'grade', str(folder), '--out', str(tmp / 'graded'), '--timeout', '20']
+    done = run(command)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return tmp, read_grades(tmp / 'graded'), command
+
+
+def points(row):
+    return [float(row[n]) for n in ('1.1', '1.2', '1.3', '1.4')]
+
+
+def test_a_solved_copy_gets_full_marks_and_a_stub_none(graded):
+    _, grades, _ = graded
+    assert points(grades['alice']) == [1.0, 2.0, 1.0, 1.0] and grades['alice']['total'] == '5.0'
+    assert grades['alice']['max_total'] == '5.0' and grades['alice']['status'] == 'ok'
+    assert points(grades['bob']) == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_edited_checks_and_forged_passes_get_no_credit(graded):
+    _, grades, _ = graded
+    assert points(grades['mallory']) == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_a_wrong_first_answer_costs_only_that_exercise(graded):
+    tmp, grades, _ = graded
+    assert points(grades['carol']) == [0.0, 2.0, 1.0, 1.0]
+    results = json.loads((tmp / 'graded' / 'gradescope' / 'carol' / 'results.json').read_text())
+    assert results['score'] == 4.0 and sum(t['max_score'] for t in results['tests']) == 5.0
+    feedback = (tmp / 'graded' / 'feedback' / 'carol.html').read_text()
+    assert 'expected [1, 1, 3, 0]' in feedback  # the hint of the failed case
+
+
+def test_an_infinite_loop_times_out_in_its_exercise_only(graded):
+    tmp, grades, _ = graded
+    assert points(grades['dave']) == [1.0, 2.0, 1.0, 0.0]
+    assert 'timed out' in (tmp / 'graded' / 'feedback' / 'dave.html').read_text()
+
+
+def test_student_code_cannot_touch_the_grades_the_lessons_or_other_students(graded):
+    tmp, grades, _ = graded
+    assert points(grades['eve']) == [1.0, 2.0, 1.0, 1.0]
+    assert not (tmp / 'handed_in' / 'alice' / 'hacked.txt').exists()
+    assert not (LESSONS / 'hacked.txt').exists()
+    assert 'hacked' not in (tmp / 'graded' / 'grades.csv').read_text()
+    if sandbox_kind() == READ_ONLY:  # as root: the whole file system but the scratch copy
+        assert not (tmp / 'outside.txt').exists()
+        assert READ_ONLY in (tmp / 'graded' / 'grades.html').read_text()
+
+
+def test_a_notebook_that_cannot_start_gets_a_row_saying_so(graded):
+    _, grades, _ = graded
+    assert grades['frank']['status'].startswith('frank.ipynb: cannot start: not a notebook')
     assert grades['nobody']['status'] == 'no notebook handed in'
-    page = (tmp_path / 'graded' / 'grades.html').read_text()
-    assert 'alice' in page and 'timed out' in page
+
+
+def test_the_class_table_links_every_feedback_page(graded):
+    tmp, grades, _ = graded
+    page = (tmp / 'graded' / 'grades.html').read_text()
+    for student in ('alice', 'bob', 'carol'):
+        assert (
+            f'href="feedback/{student}.html"' in page
+            and (tmp / 'graded' / 'feedback' / f'{student}.html').exists()
+        )
+
+
+def test_two_at_a_time_gives_the_same_table(graded, tmp_path):
+    tmp, grades, command = graded
+    out = tmp_path / 'graded'
+    done = run([*command[:4], str(out), *command[5:], '--jobs', '2'])
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert read_grades(out) == grades
 
 
 def test_grade_names_a_missing_folder(tmp_path):
