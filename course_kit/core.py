@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import configparser
 import difflib
+import functools
+import inspect
 import json
 import os
 import platform
@@ -27,9 +29,9 @@ from IPython.display import display
 
 # %% auto #0
 __all__ = ['CourseKitError', 'SettingsError', 'DataNotFoundError', 'BadDataError', 'WeightsNotFoundError', 'UnknownNameError',
-           'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count', 'Settings',
-           'get_settings', 'seed_everything', 'get_device', 'rank_and_world', 'kit_path', 'environment', 'fsync',
-           'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
+           'CheckpointError', 'TrainingDiverged', 'unknown_name', 'parse_value', 'check_count', 'familiar_names',
+           'Settings', 'get_settings', 'user_data_dir', 'seed_everything', 'get_device', 'rank_and_world', 'kit_path',
+           'environment', 'fsync', 'atomic_write', 'save_json', 'writable_folder', 'network_answers', 'check']
 
 # %% ../nbs/00_core.ipynb #7ebe5bab
 warnings.filterwarnings(
@@ -151,6 +153,52 @@ def check_count(value, name: str, low: int = 1):
         raise SettingsError(f'{name}={value!r}', fix=f'{name} accepts a whole number >= {low}')
     return value
 
+# %% ../nbs/00_core.ipynb #cr06fam
+FAMILIAR = {  # fastai's or torchvision's name -> the kit's, where the meaning is the same
+    'bs': 'batch_size',
+    'val_bs': 'eval_batch_size',
+    'valid_pct': 'valid',
+    'size': 'image_size',
+    'num_classes': 'n_classes',
+    'n_epoch': 'epochs',
+}
+KIT_SPELLING = {  # familiar names whose meaning differs in the kit -> what to write instead
+    'mean': 'normalize=(mean, std)',
+    'std': 'normalize=(mean, std)',
+    'item_tfms': 'augment=batch_augment(...) (the kit augments whole batches on the device)',
+    'batch_tfms': 'augment=batch_augment(...) (the kit augments whole batches on the device)',
+    'splitter_pct': 'valid=',
+    'transform': 'augment=batch_augment(...) for training, image_size= for the size',
+}
+
+# %% ../nbs/00_core.ipynb #cr07fam
+def familiar_names(func):
+    """`func`, also accepting fastai's and torchvision's names for its parameters (`FAMILIAR`); any other
+    unknown keyword gets a one-line error that names the kit's spelling."""
+    parameters = inspect.signature(func).parameters
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    named = [k for k, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+
+    @functools.wraps(func)
+    def with_familiar_names(*args, **kwargs):
+        for key in [k for k in kwargs if k not in named]:
+            kit = FAMILIAR.get(key)
+            if kit in named:
+                if kit in kwargs:
+                    raise SettingsError(
+                        f'{func.__name__}() got both {key}= and {kit}=', fix=f'give only {kit}='
+                    )
+                kwargs[kit] = kwargs.pop(key)
+            elif key in KIT_SPELLING:
+                raise SettingsError(
+                    f'{func.__name__}() has no {key}=', fix=f'the kit spells it {KIT_SPELLING[key]}'
+                )
+            elif not takes_any:
+                raise unknown_name(f'argument of {func.__name__}()', key, named)
+        return func(*args, **kwargs)
+
+    return with_familiar_names
+
 # %% ../nbs/00_core.ipynb #26bf7b09
 @dataclass(frozen=True)
 class Settings:
@@ -236,9 +284,17 @@ def get_settings(
     typed = {key: parse_value(value, kinds[key], f'setting {key!r}') for key, value in values.items()}
     if 'num_workers' in typed:
         check_count(typed['num_workers'], 'num_workers', 0)
+    if path is None and 'data_dir' not in typed:  # outside a repository: one place per user, not ./data
+        typed['data_dir'] = user_data_dir()
     for key in PATH_KEYS:
         typed[key] = root / typed.get(key, getattr(Settings, key))  # an absolute path stays as it is
     return replace(Settings(root=root), **typed)
+
+
+def user_data_dir() -> Path:
+    """Where data sets and caches go outside a repository: `$XDG_CACHE_HOME/course_kit`
+    (`~/.cache/course_kit`)."""
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache', 'course_kit')
 
 # %% ../nbs/00_core.ipynb #451daae7
 def seed_everything(
@@ -306,8 +362,14 @@ def kit_path(
     if key not in PATH_KEYS:
         raise unknown_name('path setting', key, PATH_KEYS)
     path = Path(getattr(settings, key), *parts)
-    if make:
+    if make and not path.exists():
+        first = key == 'data_dir' and settings.data_dir == user_data_dir() and not settings.data_dir.exists()
         path.mkdir(parents=True, exist_ok=True)
+        if first:  # said once: the folder exists from now on
+            print(
+                f'course_kit keeps data sets and caches in {settings.data_dir} (you are outside a repository '
+                'with settings.ini); set COURSE_KIT_DATA_DIR to choose another place'
+            )
     return path
 
 # %% ../nbs/00_core.ipynb #cr02dev

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from pathlib import Path
+import PIL.Image
 from torchvision.transforms.v2 import functional as TF
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -20,7 +22,7 @@ import seaborn as sns
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from .core import CourseKitError, BadDataError, get_device, check_count
+from .core import CourseKitError, BadDataError, get_device, check_count, familiar_names
 from fastai import torch_core
 from fastai.data.core import DataLoaders
 from fastai.data.transforms import CategoryMap
@@ -28,7 +30,8 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
-           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
+           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'with_options', 'subset_splits',
+           'image_tensor']
 
 # %% ../nbs/01_data.ipynb #dt05resz
 def resized_bytes(x: torch.Tensor, size: tuple) -> torch.Tensor:
@@ -144,6 +147,7 @@ class Splits:
         )
 
 # %% ../nbs/01_data.ipynb #20581bf1
+@familiar_names
 def split_set(
     data: ImageSet,  # the set to cut
     valid: float | int = 0.15,  # fraction (or number) of images for validation
@@ -181,6 +185,7 @@ def split_set(
     return Splits(parts[0], parts[1], parts[2] if len(test_pos) else None, name=name, info=info)
 
 # %% ../nbs/01_data.ipynb #e2f0fb5d
+@familiar_names
 def digits_splits(
     seed: int = 0,  # split seed
     valid: float = 0.15,
@@ -392,6 +397,7 @@ class DeviceLoader(FastaiParts):
     bs = property(lambda self: self.batch_size)
 
 # %% ../nbs/01_data.ipynb #f6c8aa19
+@familiar_names
 def get_dls(
     splits: Splits,  # the data
     batch_size: int = 64,  # images per training batch
@@ -478,6 +484,49 @@ def to_rgb(data: ImageSet) -> ImageSet:
         data.images.expand(-1, 3, -1, -1).contiguous(), data.labels, data.classes, data.names, data.size
     )
 
+# %% ../nbs/01_data.ipynb #hb05opts
+def with_options(
+    splits: Splits,
+    channels: int | None = None,  # 1 (grey) or 3 (colour); None: as stored
+    image_size: int | tuple | None = None,  # (height, width), or one number for square; None: as stored
+    classes: list | None = None,  # the class names in the order to use; None: as found
+) -> Splits:
+    """`splits` with the options every data function of the kit takes, each checked: channels, image size and
+    class order."""
+    if channels not in (None, 1, 3):
+        raise BadDataError(f'channels={channels!r}', fix='channels is 1 (grey) or 3 (colour)')
+    if classes is not None:
+        if sorted(classes) != sorted(splits.classes) or len(set(classes)) != len(classes):
+            raise BadDataError(
+                f"classes={list(classes)} is not an order of the data's classes {splits.classes}",
+                fix='give each of those names once',
+            )
+        new_label = torch.tensor([list(classes).index(c) for c in splits.classes] + [-1])  # -1 stays -1
+
+    def shaped(data):
+        if data is None:
+            return None
+        if image_size is not None:
+            data = resize_set(data, image_size)
+        if channels == 3:
+            data = to_rgb(data)
+        elif channels == 1 and data.images.shape[1] == 3:
+            grey = TF.rgb_to_grayscale(data.images)
+            data = ImageSet(grey, data.labels, data.classes, data.names, data.size)
+        if classes is not None:
+            data = ImageSet(data.images, new_label[data.labels], list(classes), data.names, data.size)
+        return data
+
+    parts = [shaped(part) for part in (splits.train, splits.valid, splits.test)]
+    name = splits.name if image_size is None else at_size(splits.name.split(' @ ')[0], image_size)
+    height, width = parts[0].image_shape[1:]
+    info = dict(
+        splits.info,
+        channels=parts[0].images.shape[1],
+        image_size=height if height == width else (height, width),
+    )
+    return Splits(*parts, name=name, info=info)
+
 # %% ../nbs/01_data.ipynb #e90c8b13
 def subset_splits(
     splits: Splits,  # the full splits
@@ -540,3 +589,71 @@ def gathered(self: DeviceLoader, t: torch.Tensor) -> torch.Tensor:
     if t.ndim == 0:
         return torch.stack(parts).mean()
     return torch.cat(parts)[: self.real_size]
+
+# %% ../nbs/01_data.ipynb #hb02test
+@patch(as_prop=True)
+def test(self: DataLoaders) -> DeviceLoader:
+    "The test loader, `dls[2]` (made by `get_dls` when the splits have a test part)."
+    if len(self.loaders) < 3:
+        raise BadDataError(
+            'these loaders have no test set',
+            fix='make them from splits with a test part, or use dls.test_dl(images)',
+        )
+    return self.loaders[2]
+
+
+def image_tensor(
+    item,  # a uint8 or float (in [0, 1]) tensor (C, H, W) or (H, W), a PIL image, or an image file's path
+    channels: int,  # 1 (grey) or 3 (colour)
+) -> torch.Tensor:
+    "One image as a uint8 tensor (`channels`, H, W)."
+    mode = 'L' if channels == 1 else 'RGB'
+    if isinstance(item, (str, Path)):
+        try:
+            with PIL.Image.open(item) as image:
+                item = image.convert(mode)
+        except (OSError, ValueError) as e:
+            raise BadDataError(
+                f'{item} is not a readable image ({e})', fix='give image files, PIL images or tensors'
+            ) from None
+    if isinstance(item, PIL.Image.Image):
+        item = TF.pil_to_tensor(item.convert(mode))
+    if not isinstance(item, torch.Tensor) or item.ndim not in (2, 3):
+        raise BadDataError(
+            f'cannot read an image from {type(item).__name__} {getattr(item, "shape", "")}',
+            fix='give tensors (C, H, W), PIL images or image file paths',
+        )
+    image = item[None] if item.ndim == 2 else item
+    if image.is_floating_point():
+        image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    if image.shape[0] == 1 and channels == 3:
+        image = image.expand(3, -1, -1)
+    elif image.shape[0] == 3 and channels == 1:
+        image = TF.rgb_to_grayscale(image)
+    elif image.shape[0] != channels:
+        raise BadDataError(f'an image with {image.shape[0]} channels', fix=f'the model takes {channels}')
+    return image.cpu()
+
+# %% ../nbs/01_data.ipynb #hb03testdl
+if DataLoaders.test_dl.__module__.startswith('fastai'):  # run once, even if this cell runs again
+    FASTAI_TEST_DL = DataLoaders.test_dl
+
+
+@patch
+def test_dl(self: DataLoaders, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
+    """fastai's `test_dl`. Over the kit's loaders: a loader of `test_items` (tensors, PIL images, file paths
+    or an `ImageSet`) at the size and channels the valid loader serves, normalised as it is."""
+    valid = self.valid
+    if not isinstance(valid, DeviceLoader):
+        return FASTAI_TEST_DL(self, test_items, rm_type_tfms, with_labels, **kwargs)
+    if isinstance(test_items, ImageSet):
+        data = test_items
+    else:
+        channels, *size = valid.data.image_shape
+        images = [TF.resize(image_tensor(item, channels), size, antialias=True) for item in test_items]
+        if not images:
+            raise BadDataError('test_dl got no images', fix='give a list of images or files')
+        names = [str(item) if isinstance(item, (str, Path)) else f'{i}' for i, item in enumerate(test_items)]
+        unknown = torch.full((len(images),), -1)  # no labels
+        data = ImageSet(torch.stack(images), unknown, valid.data.classes, names)
+    return DeviceLoader(data, valid.batch_size, device=valid.device, normalize=valid.normalize)

@@ -19,13 +19,20 @@ import numpy as np
 import torch
 import torchvision
 
-from .core import BadDataError, DataNotFoundError, Settings, get_settings, unknown_name
+from course_kit.core import (
+    BadDataError,
+    DataNotFoundError,
+    Settings,
+    get_settings,
+    unknown_name,
+    familiar_names,
+)
 from .core import atomic_write, network_answers
-from .data import ImageSet, Splits, split_set, resize_set, to_rgb, at_size
+from .data import ImageSet, Splits, split_set, resize_set, at_size, with_options
 
 # %% auto #0
 __all__ = ['DATA_SOURCES', 'FIXTURE_MARK', 'DataSource', 'resolve_data', 'dataset_name', 'cifar10_splits', 'cifar100_splits',
-           'idx_root', 'read_idx_set', 'fashion_mnist_splits']
+           'idx_root', 'read_idx_set', 'fashion_mnist_splits', 'mnist_splits', 'idx_splits']
 
 # %% ../nbs/01a_datasets.ipynb #ds01idx
 IDX_FILES = [
@@ -323,6 +330,7 @@ def cifar_splits(kind, root, valid, seed, image_size, settings, label='fine') ->
     return Splits(*parts, name=dataset_name(folder, DATA_SOURCES[kind].title, image_size), info=info)
 
 # %% ../nbs/01a_datasets.ipynb #56655b19
+@familiar_names
 def cifar10_splits(
     root: Path | str | None = None,  # a folder holding cifar-10-batches-py/; default: search
     # part of the 50,000 training images for validation (0.2 -> 40,000/10,000)
@@ -335,6 +343,7 @@ def cifar10_splits(
     return cifar_splits('cifar10', root, valid, seed, image_size, settings)
 
 
+@familiar_names
 def cifar100_splits(
     root: Path | str | None = None,  # a folder holding cifar-100-python/; default: search
     # part of the 50,000 training images for validation (0.1 -> 45,000/5,000)
@@ -396,32 +405,41 @@ def read_idx_set(dataset_class, root: Path, train: bool) -> ImageSet:
     return ImageSet(ds.data[:, None].clone(), ds.targets, list(ds.classes))
 
 # %% ../nbs/01a_datasets.ipynb #59342410
+@familiar_names
 def fashion_mnist_splits(
     root: Path | str | None = None,  # a folder holding the files (or FashionMNIST/raw/); default: search
     valid: float | int = 10000,  # training images held out for validation
     seed: int = 0,  # split seed
     channels: int = 1,  # 1 (grey) or 3 (grey repeated, for colour models)
-    image_size: int | None = None,  # resize once (e.g. 32 for CIFAR-shaped models); None: 28
+    image_size: int | tuple | None = None,  # resize once (e.g. 32 for CIFAR-shaped models); None: 28
     settings: Settings | None = None,
 ) -> Splits:
     """Fashion-MNIST as train 50,000 / valid 10,000 / test 10,000 (valid: seeded, stratified part of the
     official train)."""
-    tv_root = idx_root('fashion_mnist', root, settings)
-    train = read_idx_set(torchvision.datasets.FashionMNIST, tv_root, True)
-    test = read_idx_set(torchvision.datasets.FashionMNIST, tv_root, False)
+    return idx_splits('fashion_mnist', root, valid, seed, channels, image_size, settings)
+
+
+@familiar_names
+def mnist_splits(
+    root: Path | str | None = None,  # a folder holding the files (or MNIST/raw/); default: search
+    valid: float | int = 10000,  # training images held out for validation
+    seed: int = 0,  # split seed
+    channels: int = 1,  # 1 (grey) or 3 (grey repeated, for colour models)
+    image_size: int | tuple | None = None,  # resize once; None: 28
+    settings: Settings | None = None,
+) -> Splits:
+    "MNIST's digits, split as `fashion_mnist_splits` splits Fashion-MNIST."
+    return idx_splits('mnist', root, valid, seed, channels, image_size, settings)
+
+
+def idx_splits(name: str, root, valid, seed: int, channels: int, image_size, settings) -> Splits:
+    "Train (the official train less `valid`), valid and test of an MNIST-style data set `name`."
+    source = DATA_SOURCES[name]
+    tv_root = idx_root(name, root, settings)
+    train = read_idx_set(source.download, tv_root, True)
+    test = read_idx_set(source.download, tv_root, False)
     cut = split_set(train, valid=valid, test=0, seed=seed)
-    parts = [cut.train, cut.valid, test]
-    if image_size:
-        parts = [resize_set(part, image_size) for part in parts]
-    if channels == 3:
-        parts = [to_rgb(part) for part in parts]
-    info = dict(
-        source=str(Path(tv_root) / 'FashionMNIST' / 'raw'),
-        seed=seed,
-        stratified=True,
-        channels=channels,
-        image_size=image_size or 28,
-        sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
+    info = dict(source=str(Path(tv_root) / source.folder), seed=seed, stratified=True)
+    return with_options(
+        Splits(cut.train, cut.valid, test, name=source.title, info=info), channels, image_size
     )
-    name = at_size('Fashion-MNIST', image_size) if image_size else 'Fashion-MNIST'
-    return Splits(*parts, name=name, info=info)

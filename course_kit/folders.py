@@ -9,7 +9,6 @@ Docs: https://course-kit.github.io/course_kit/folders.html.md"""
 # %% ../nbs/01b_folders.ipynb #91b698e6
 from __future__ import annotations
 import hashlib
-import inspect
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +21,10 @@ from torchvision.transforms.v2 import functional as TF
 from PIL import Image
 
 from .core import CourseKitError, BadDataError, DataNotFoundError, Settings, get_settings
-from .core import get_device, unknown_name, kit_path, atomic_write, check_count
-from .data import ImageSet, Splits, split_set, digits_splits
+from .core import get_device, unknown_name, kit_path, atomic_write, check_count, familiar_names
+from .data import ImageSet, Splits, split_set, digits_splits, with_options
 from .datasets import resolve_data, dataset_name, cifar10_splits, cifar100_splits
-from .datasets import fashion_mnist_splits
+from .datasets import fashion_mnist_splits, mnist_splits
 from fastai.data.core import DataLoaders
 from fastprogress.fastprogress import progress_bar
 
@@ -259,19 +258,23 @@ def unlabelled_folder(folder: Path, classes: list, image_size, name, on_bad, cac
     return data, skipped, ignored
 
 # %% ../nbs/01b_folders.ipynb #b563a856
+@familiar_names
 def image_folder_splits(
     root: Path | str,  # folder holding train/, optional valid/ and test/
-    image_size: int = 32,  # images are decoded to image_size x image_size
+    image_size: int | tuple = 32,  # (height, width), or one number for square images
     valid: float | int = 0.2,  # part of train for validation when there is no valid/ folder
     seed: int = 0,  # split seed
     on_bad: str = 'skip',  # unreadable images: 'skip' (counted) or 'error'
     cache: bool = True,  # keep decoded images in data_dir/cache
     name: str = 'image_folder',  # data set name (records, cache files)
+    channels: int = 3,  # 3 (colour) or 1 (grey)
+    classes: list | None = None,  # the class order (default: the folders' names, sorted)
     settings: Settings | None = None,
 ) -> Splits:
     """Splits of an image-folder layout: train/<class>/*, optional valid/<class>/*, optional test/*
     (unlabelled) or test/<class>/*."""
     root = Path(root).expanduser()
+    side = image_size if isinstance(image_size, int) else max(image_size)  # decoded square, then resized
     if not root.is_dir():
         raise DataNotFoundError(f'folder {root} does not exist', fix=LAYOUT_HELP)
     if not (root / 'train').is_dir():
@@ -286,7 +289,7 @@ def image_folder_splits(
         if classes is not None:
             check_same_classes(classes, found_classes, root / 'train', folder)
         data, bad = read_images(
-            files, labels, found_classes, image_size, folder, f'{name}-{folder.name}', on_bad, cache, settings
+            files, labels, found_classes, side, folder, f'{name}-{folder.name}', on_bad, cache, settings
         )
         skipped.extend(bad)
         ignored.extend(left_out)
@@ -303,13 +306,13 @@ def image_folder_splits(
         test_set = labelled(test_dir, train.classes)
     elif test_dir.is_dir():
         test_set, bad, left_out = unlabelled_folder(
-            test_dir, train.classes, image_size, f'{name}-test', on_bad, cache, settings
+            test_dir, train.classes, side, f'{name}-test', on_bad, cache, settings
         )
         skipped += bad
         ignored += left_out
-    return folder_splits(
+    splits = folder_splits(
         [train, valid_set, test_set],
-        dataset_name(root, name, image_size),
+        dataset_name(root, name, side),
         skipped,
         ignored,
         source=str(root),
@@ -317,6 +320,7 @@ def image_folder_splits(
         image_size=image_size,
         on_bad=on_bad,
     )
+    return with_options(splits, channels, None if isinstance(image_size, int) else image_size, classes)
 
 # %% ../nbs/01b_folders.ipynb #50d9eb4e
 def folder_splits(parts: list, name: str, skipped: list, ignored: list, **info) -> Splits:
@@ -335,6 +339,7 @@ def folder_splits(parts: list, name: str, skipped: list, ignored: list, **info) 
 
 # %% ../nbs/01b_folders.ipynb #48b9a820
 # a folder holding caltech101/101_ObjectCategories/ (or that folder); default: search
+@familiar_names
 def caltech101_splits(
     root: Path | str | None = None,
     # part for validation (report E: 0.5 or 0.2); test is a quarter of the rest
@@ -510,6 +515,7 @@ def image_folder_dls(
 SPLITS = {
     'digits': digits_splits,
     'fashion_mnist': fashion_mnist_splits,
+    'mnist': mnist_splits,
     'cifar10': cifar10_splits,
     'cifar100': cifar100_splits,
     'caltech101': caltech101_splits,
@@ -524,8 +530,4 @@ def get_splits(
     "The `Splits` of data set `name`."
     if name not in SPLITS:
         raise unknown_name('data set', name, SPLITS)
-    accepted = list(inspect.signature(SPLITS[name]).parameters)
-    for key in kwargs:
-        if key not in accepted:
-            raise unknown_name(f'argument of {SPLITS[name].__name__}', key, accepted)
-    return SPLITS[name](**kwargs)
+    return SPLITS[name](**kwargs)  # which checks its arguments (see `familiar_names`)

@@ -268,13 +268,22 @@ def grade_notebook(notebook: Path, lesson: Path | None, scratch: Path, timeout: 
     cells = [without_checks(c.source) for c in student.cells if c.cell_type == 'code' and c.source.strip()]
     key = secrets.token_hex(16)  # made now: code that ran before cannot know it
     checks = [grader_cell(source, key) for ex in exercises.values() for source in ex.cells]
-    executed, problem = run_cells(cells + list(dict.fromkeys(checks)), scratch, timeout, memory_mb)
+    checks = list(dict.fromkeys(checks))
+    executed, problem = run_cells(cells + checks, scratch, timeout, memory_mb)
     results = case_results(executed, key)
+    interrupted = {  # check cells stopped at the time limit (their cases have no result)
+        source
+        for source, cell in zip(checks, executed.cells[len(cells) :])
+        if any(o.get('ename') == 'KeyboardInterrupt' for o in cell.get('outputs', []))
+    }
     scored = {}
     for number, exercise in exercises.items():
+        slow = any(grader_cell(source, key) in interrupted for source in exercise.cells)
+        missing = ('timed out', f'the check ran past {timeout} s') if slow else ('error', problem)
         cases = []
         for case in exercise.cases:
-            status, message = results.get((number, case), ('error', problem or 'its check did not finish'))
+            status, message = results.get((number, case), missing)
+            message = message or 'its check did not finish'
             if status == 'error' and 'KeyboardInterrupt' in message:
                 status, message = 'timed out', f'the check ran past {timeout} s'
             cases.append(dict(case=case, status=status, message=message))

@@ -142,7 +142,8 @@ def label_problems(labels: list, classes, n_classes) -> list:
 def check_submission(
     path: Path | str,  # the CSV to check
     expected_ids,  # the ids (or file names) every row must have, once each
-    header: tuple = KAGGLE_HEADER,  # the exact column names
+    header: tuple
+    | None = None,  # the exact column names (None: Kaggle's, or the label list's if the file has it)
     classes: list | None = None,  # labels must be these names (label list), or
     # labels must be integers in 0..n_classes-1 (integers if both None)
     n_classes: int | None = None,
@@ -152,8 +153,11 @@ def check_submission(
     rows = read_submission_rows(path)
     if not rows:
         raise BadDataError(
-            f'{path} is empty', fix=f'the first line must be the header {",".join(map(repr, header))}'
+            f'{path} is empty', fix='the first line must be the header, e.g. "Id","Prediction1"'
         )
+    if header is None:  # the kit's two formats tell themselves apart by their header
+        header = LABEL_LIST_HEADER if tuple(rows[0]) == LABEL_LIST_HEADER else KAGGLE_HEADER
+    any_names = tuple(header) == LABEL_LIST_HEADER and classes is None  # class names, unchecked
     problems = []
     if tuple(rows[0]) != tuple(header):
         problems.append(f'the header is {rows[0]}, expected {list(header)}')
@@ -168,7 +172,8 @@ def check_submission(
         )
     body = [row for row in body if len(row) == len(header)]
     problems += id_problems([row[0] for row in body], [str(i) for i in expected])
-    problems += label_problems([row[1] for row in body], classes, n_classes)
+    if not any_names:
+        problems += label_problems([row[1] for row in body], classes, n_classes)
     if problems:
         raise BadDataError(
             f'{path.name} is not a valid submission:\n  - ' + '\n  - '.join(problems),
