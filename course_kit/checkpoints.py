@@ -318,8 +318,9 @@ class Replay(Callback):
             self.learn.recorder.log = L([self.epoch, *self.saved_history[self.epoch]])
 
 # %% ../nbs/06a_checkpoints.ipynb #2ff32f33
-def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe):
-    "A `CheckpointError` naming what differs between the checkpoint and this run (recipe, data, model)."
+def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe) -> str:
+    """A `CheckpointError` naming what differs between the checkpoint and this run (recipe, data, model);
+    or, for a finished run given more epochs and nothing else, a note saying how it goes on."""
     fix = (
         'resume with the recipe, data and model of that run; or use another run_dir; or train with '
         'overwrite=True to replace it'
@@ -332,10 +333,14 @@ def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe
             fix='resume with the same number, e.g. torchrun --nproc_per_node '
             f'{checkpoint.get("processes", 1)}',
         )
-    if checkpoint['recipe'] != recipe.as_dict():
-        changed = [k for k in checkpoint['recipe'] if checkpoint['recipe'][k] != recipe.as_dict().get(k)]
+    before, now = checkpoint['recipe'], recipe.as_dict()
+    changed = [k for k in before if before[k] != now.get(k)]
+    done, asked = before['epochs'], now['epochs']
+    extended = changed == ['epochs'] and checkpoint['epoch'] + 1 == done and asked > done
+    if changed and not extended:
+        more = ' (a finished run can be given more epochs, and nothing else)' if 'epochs' in changed else ''
         raise CheckpointError(
-            f'{path} was written by a different recipe (changed: {", ".join(changed)})', fix=fix
+            f'{path} was written by a different recipe (changed: {", ".join(changed)}){more}', fix=fix
         )
     saved, now = checkpoint.get('data', {}), data_signature(learn.dls)
     changed = [k for k in now if k in saved and saved[k] != now[k]]
@@ -358,6 +363,13 @@ def check_resumable(checkpoint: dict, path: Path, learn: Learner, recipe: Recipe
             f'{len(shapes)} of another shape (first: {(missing + extra + shapes)[0]})',
             fix=fix,
         )
+    if not extended:
+        return ''
+    return (
+        f'extended from {done} to {asked} epochs: epochs 1-{done} trained on the {done}-epoch '
+        f'{recipe.schedule} schedule, epochs {done + 1}-{asked} on the {asked}-epoch one from its epoch '
+        f'{done + 1}'
+    )
 
 # %% ../nbs/06a_checkpoints.ipynb #12a61bb0
 CHECKPOINT_FILES = ('last.pt', 'best.pt', 'previous.pt')
@@ -409,19 +421,22 @@ def checkpoint_callbacks(
     overwrite: bool = False,  # replace the checkpoints already in run_dir (otherwise never replaced)
     every: int = 1,  # write last.pt every `every` epochs
 ) -> tuple:
-    "`(callbacks, start_epoch)` for `fit`: write checkpoints into `run_dir`, and go on from the last one."
+    """`(callbacks, start_epoch, notes)` for `fit`: write checkpoints into `run_dir`, and go on from the last
+    one (`notes`: what a record of the run should say about it, e.g. that it was extended)."""
     run_dir = Path(run_dir)
     prepare_run_dir(run_dir, resume, overwrite)
     checkpoint, path = resume_from(run_dir, learn.dls.device) if resume else (None, None)
     if checkpoint is None:
         if resume:
             print(f'no checkpoint in {run_dir} yet: starting at epoch 0')
-        return [Checkpoint(run_dir, recipe, every)], 0
-    check_resumable(checkpoint, path, learn, recipe)
+        return [Checkpoint(run_dir, recipe, every)], 0, []
+    extended = check_resumable(checkpoint, path, learn, recipe)
     start_epoch = checkpoint['epoch'] + 1
     print(f'resuming from {path}: epochs 0-{checkpoint["epoch"]} done, going on to {recipe.epochs - 1}')
+    if extended:
+        print(extended)
     callbacks = [Checkpoint(run_dir, recipe, every, start_epoch), Restore(checkpoint), Replay(checkpoint)]
-    return callbacks, start_epoch
+    return callbacks, start_epoch, [extended] if extended else []
 
 # %% ../nbs/06a_checkpoints.ipynb #0d8ed50c
 class Interrupt(Callback):

@@ -156,7 +156,6 @@ def check_count(value, name: str, low: int = 1):
 # %% ../nbs/00_core.ipynb #cr06fam
 FAMILIAR = {  # fastai's or torchvision's name -> the kit's, where the meaning is the same
     'bs': 'batch_size',
-    'val_bs': 'eval_batch_size',
     'valid_pct': 'valid',
     'size': 'image_size',
     'num_classes': 'n_classes',

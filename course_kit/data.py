@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from pathlib import Path
-import PIL.Image
 from torchvision.transforms.v2 import functional as TF
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -30,8 +28,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
-           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'with_options', 'subset_splits',
-           'image_tensor']
+           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'with_options', 'subset_splits']
 
 # %% ../nbs/01_data.ipynb #dt05resz
 def resized_bytes(x: torch.Tensor, size: tuple) -> torch.Tensor:
@@ -600,60 +597,3 @@ def test(self: DataLoaders) -> DeviceLoader:
             fix='make them from splits with a test part, or use dls.test_dl(images)',
         )
     return self.loaders[2]
-
-
-def image_tensor(
-    item,  # a uint8 or float (in [0, 1]) tensor (C, H, W) or (H, W), a PIL image, or an image file's path
-    channels: int,  # 1 (grey) or 3 (colour)
-) -> torch.Tensor:
-    "One image as a uint8 tensor (`channels`, H, W)."
-    mode = 'L' if channels == 1 else 'RGB'
-    if isinstance(item, (str, Path)):
-        try:
-            with PIL.Image.open(item) as image:
-                item = image.convert(mode)
-        except (OSError, ValueError) as e:
-            raise BadDataError(
-                f'{item} is not a readable image ({e})', fix='give image files, PIL images or tensors'
-            ) from None
-    if isinstance(item, PIL.Image.Image):
-        item = TF.pil_to_tensor(item.convert(mode))
-    if not isinstance(item, torch.Tensor) or item.ndim not in (2, 3):
-        raise BadDataError(
-            f'cannot read an image from {type(item).__name__} {getattr(item, "shape", "")}',
-            fix='give tensors (C, H, W), PIL images or image file paths',
-        )
-    image = item[None] if item.ndim == 2 else item
-    if image.is_floating_point():
-        image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
-    if image.shape[0] == 1 and channels == 3:
-        image = image.expand(3, -1, -1)
-    elif image.shape[0] == 3 and channels == 1:
-        image = TF.rgb_to_grayscale(image)
-    elif image.shape[0] != channels:
-        raise BadDataError(f'an image with {image.shape[0]} channels', fix=f'the model takes {channels}')
-    return image.cpu()
-
-# %% ../nbs/01_data.ipynb #hb03testdl
-if DataLoaders.test_dl.__module__.startswith('fastai'):  # run once, even if this cell runs again
-    FASTAI_TEST_DL = DataLoaders.test_dl
-
-
-@patch
-def test_dl(self: DataLoaders, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
-    """fastai's `test_dl`. Over the kit's loaders: a loader of `test_items` (tensors, PIL images, file paths
-    or an `ImageSet`) at the size and channels the valid loader serves, normalised as it is."""
-    valid = self.valid
-    if not isinstance(valid, DeviceLoader):
-        return FASTAI_TEST_DL(self, test_items, rm_type_tfms, with_labels, **kwargs)
-    if isinstance(test_items, ImageSet):
-        data = test_items
-    else:
-        channels, *size = valid.data.image_shape
-        images = [TF.resize(image_tensor(item, channels), size, antialias=True) for item in test_items]
-        if not images:
-            raise BadDataError('test_dl got no images', fix='give a list of images or files')
-        names = [str(item) if isinstance(item, (str, Path)) else f'{i}' for i, item in enumerate(test_items)]
-        unknown = torch.full((len(images),), -1)  # no labels
-        data = ImageSet(torch.stack(images), unknown, valid.data.classes, names)
-    return DeviceLoader(data, valid.batch_size, device=valid.device, normalize=valid.normalize)

@@ -23,7 +23,8 @@ from fastai.callback.core import Callback
 from fastai.learner import Learner
 
 # %% auto #0
-__all__ = ['Predictions', 'get_predictions', 'Accuracy', 'roc_curves', 'majority_vote', 'ensemble_predictions', 'tta_predictions']
+__all__ = ['Predictions', 'get_predictions', 'as_predictions', 'Accuracy', 'roc_curves', 'majority_vote', 'ensemble_predictions',
+           'tta_predictions']
 
 # %% ../nbs/07_evaluate.ipynb #79f9f8fd
 def _numpy(x) -> np.ndarray:
@@ -197,6 +198,28 @@ def predict(self: Learner, item, rm_type_tfms=None, with_input: bool = False):
     result = (self.dls.vocab[int(index)], index, found.probs[0])
     return (dl.data.images[0], *result) if with_input else result
 
+# %% ../nbs/07_evaluate.ipynb #hb11inputs
+def as_predictions(
+    source,  # a `Predictions`, a fastai `Learner` (its valid set), or probabilities (N, n_classes)
+    targets=None,  # with probabilities: the true labels (N,)
+    classes: list | None = None,  # with probabilities: the class names
+    what: str = 'this function',  # who asks, for the error
+) -> Predictions:
+    "The `Predictions` that `source` stands for; a one-line error saying what is accepted otherwise."
+    if isinstance(source, Predictions):
+        return source
+    if isinstance(source, Learner):
+        return get_predictions(source)
+    takes = f'{what} takes a Predictions, a Learner, or probabilities (N, n_classes) with targets'
+    if isinstance(source, (torch.Tensor, np.ndarray, list)) and targets is not None:
+        probs = torch.as_tensor(np.asarray(source) if isinstance(source, list) else source).detach().cpu()
+        if probs.ndim == 2:
+            labels = torch.as_tensor(targets).detach().cpu().long()
+            if len(labels) != len(probs):
+                raise BadDataError(f'{len(probs)} predictions but {len(labels)} targets', fix=takes)
+            return Predictions(probs.float(), probs.argmax(dim=1), labels, classes)
+    raise BadDataError(f'got {type(source).__name__} {tuple(getattr(source, "shape", ()))}', fix=takes)
+
 # %% ../nbs/07_evaluate.ipynb #5e529df0
 def _as_tensor(x, what: str) -> torch.Tensor:
     "`x` (tensor, numpy array or list) as a CPU tensor."
@@ -320,9 +343,8 @@ def roc_curves(
 ) -> RocCurves:
     """One-vs-rest ROC curve and AUC of every class present in `targets` (scikit-learn's `roc_curve`,
     `roc_auc_score`)."""
-    if isinstance(probs, Predictions):
-        probs, targets, classes = probs.probs, probs.targets, classes or probs.classes
-    probs, targets = _numpy(probs), _check_labelled(targets)
+    found = as_predictions(probs, targets, classes, 'roc_curves')
+    probs, targets, classes = _numpy(found.probs), _check_labelled(found.targets), classes or found.classes
     if probs.ndim != 2 or len(probs) != len(targets):
         raise BadDataError(
             f'probs {probs.shape} and targets {targets.shape} do not match',
@@ -363,6 +385,7 @@ def _members(members, tie_break):
         members = list(members.values())
     if not members:
         raise BadDataError('an ensemble needs at least one model', fix='pass a list or dict of predictions')
+    members = [get_predictions(m) if isinstance(m, Learner) else m for m in members]  # their valid sets
     if isinstance(tie_break, str):
         raise SettingsError(
             f'tie_break={tie_break!r} is a name, but the members are a list',

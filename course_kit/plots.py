@@ -14,6 +14,8 @@ import seaborn as sns
 import torch
 
 from .core import BadDataError
+from .evaluate import Predictions, as_predictions, roc_curves
+from fastai.learner import Learner
 
 # %% auto #0
 __all__ = ['plot_history', 'plot_runs', 'plot_confusion', 'plot_confusions', 'plot_roc', 'show_predictions', 'plot_claims',
@@ -85,13 +87,16 @@ def plot_runs(
 
 # %% ../nbs/08_plots.ipynb #71088775
 def plot_confusion(
-    matrix,  # (n, n) counts, row = true class
+    matrix,  # (n, n) counts, row = true class; or a `Predictions` or a `Learner` (its valid set)
     classes=None,  # class names
     normalize: bool = False,  # rows as fractions
     title: str = '',
     ax=None,
 ):
     "A seaborn heatmap of a confusion matrix."
+    if isinstance(matrix, (Predictions, Learner)):
+        found = as_predictions(matrix, what='plot_confusion')
+        matrix, classes = found.confusion(), classes or found.classes
     matrix = np.asarray(matrix, dtype=float)
     if normalize:
         matrix = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
@@ -137,12 +142,14 @@ def plot_confusions(
 
 # %% ../nbs/08_plots.ipynb #d0de45c3
 def plot_roc(
-    roc,  # a `RocCurves` (from `roc_curves` or `Predictions.roc()`)
+    roc,  # a `RocCurves` (from `roc_curves`), or a `Predictions` or a `Learner` (its valid set)
     title: str = '',
     max_legend: int = 12,
     ax=None,
 ):
     "One-vs-rest ROC curve of every class, with its AUC."
+    if not hasattr(roc, 'macro_auc'):  # not curves yet
+        roc = roc_curves(as_predictions(roc, what='plot_roc'))
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4.5))
     palette = sns.color_palette('husl', len(roc.auc))
@@ -169,7 +176,9 @@ def show_predictions(
     title: str = '',
 ):
     "Images titled with the predicted label (and the true one: green if right, red if wrong)."
-    if hasattr(preds, 'preds'):
+    if isinstance(preds, Learner):
+        preds = as_predictions(preds)  # its valid set: `data` must be that set
+    if isinstance(preds, Predictions):
         targets, preds = (preds.targets if targets is None else targets), preds.preds
     preds = torch.as_tensor(preds).cpu().long()
     targets = data.labels.cpu() if targets is None else torch.as_tensor(targets).cpu().long()

@@ -129,7 +129,7 @@ def as_phase(phase) -> Phase:
 class Recipe:
     "How to train: optimiser, learning rate, schedule, epochs, phases, validation, checkpoints, precision."
 
-    epochs: int = 5  # passes over the training set (with phases: their sum, filled in for you)
+    epochs: int | None = None  # passes over the training set (default 5; with phases: their sum)
     lr: float = 3e-3  # (peak) learning rate
     optimizer: str = 'adam'  # adam, adamw or sgd
     momentum: float = 0.9  # SGD momentum (beta1 for Adam)
@@ -162,8 +162,13 @@ class Recipe:
         if self.gamma is None:
             self.gamma = {'step': 0.1, 'exponential': 0.95}.get(self.schedule)
         self.phases = [as_phase(phase) for phase in self.phases]
-        if self.phases:
-            self.epochs = sum(phase.epochs for phase in self.phases)
+        total = sum(phase.epochs for phase in self.phases)
+        if self.phases and self.epochs not in (None, total):  # two settings that disagree: refused
+            raise SettingsError(
+                f'epochs={self.epochs}, but the phases add up to {total} epochs',
+                fix="leave epochs out (the phases' sum is used), or change a phase's epochs",
+            )
+        self.epochs = total if self.phases else 5 if self.epochs is None else self.epochs
         check_recipe_numbers(self)
 
     def as_dict(self) -> dict:

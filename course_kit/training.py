@@ -247,9 +247,11 @@ def train(
     rank, world_size = rank_and_world()
     learn = make_learner(dls, model, recipe, progress=progress if rank == 0 else False, splitter=splitter)
     callbacks, start_epoch = distributed_callbacks(learn), 0  # first: it joins the processes
+    notes = list(notes)
     if run_dir is not None:
-        saving, start_epoch = checkpoint_callbacks(learn, recipe, run_dir, resume, overwrite)
+        saving, start_epoch, resumed = checkpoint_callbacks(learn, recipe, run_dir, resume, overwrite)
         callbacks += saving
+        notes += resumed  # e.g. that a finished run was given more epochs
     precision, precision_note = training_precision(recipe.precision, dls.device)
     estimate = memory_estimate(learn, recipe, precision)
     check_memory(estimate, dls.device, dls.train.bs)
@@ -281,7 +283,7 @@ def train(
         global_batch_size=dls.train.batch_size if isinstance(dls.train, DeviceLoader) else dls.train.bs,
         memory=memory_use(estimate, dls.device, dls.train.bs),
         rehearsal=rehearsal_times(learn, recipe),
-        notes=list(notes),
+        notes=notes,
     )
     return TrainResult(record, learn, predictions, metrics, best_epoch)
 

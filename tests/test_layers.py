@@ -91,7 +91,9 @@ def test_modules_are_small_and_the_public_surface_too():
                 getattr(t, 'id', None) == '__all__' for t in node.targets
             ):
                 public += len(ast.literal_eval(node.value))
-    assert public <= 175, public  # 172 with the jobs module (issue 22)
+    # 172 with the jobs module (issue 22); 180 with a student's habits (issue 25: familiar_names,
+    # with_options, as_predictions, mnist_splits, user_data_dir)
+    assert public <= 180, public
 
 
 def public_names() -> dict:
