@@ -168,6 +168,7 @@ KIT_SPELLING = {  # familiar names whose meaning differs in the kit -> what to w
     'batch_tfms': 'augment=batch_augment(...) (the kit augments whole batches on the device)',
     'splitter_pct': 'valid=',
     'transform': 'augment=batch_augment(...) for training, image_size= for the size',
+    'weights': "pretrained=True (ImageNet weights), or pretrained='<torchvision weights name>'",
 }
 
 # %% ../nbs/00_core.ipynb #cr07fam

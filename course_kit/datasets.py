@@ -370,7 +370,9 @@ def idx_root(name: str, root, settings) -> Path:
     ):
         return folder.parent.parent
     target = Path(settings.data_dir) / source.folder
-    print(f'unpacking {source.title} from {folder} into {target} (once)')
+    found = [p for f in source.files for p in (folder / f, folder / f'{f}.gz') if p.is_file()]
+    size = sum(p.stat().st_size for p in found) / 2**20
+    print(f'unpacking {source.title} from {folder} into {target} (once; from {size:.0f} MB of files)')
     for f in source.files:
         if (folder / f).is_file():
             if folder != target:

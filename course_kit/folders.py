@@ -345,19 +345,20 @@ def caltech101_splits(
     root: Path | str | None = None,
     # part for validation (report E: 0.5 or 0.2); test is a quarter of the rest
     split_size: float = 0.2,
-    image_size: int = 224,  # images are decoded to image_size x image_size (report E: 224)
+    image_size: int | tuple = 224,  # (height, width), or one number for square images (report E: 224)
     seed: int = 0,  # split seed
     on_bad: str = 'skip',
     cache: bool = True,
+    channels: int = 3,  # 3 (colour) or 1 (grey)
+    classes: list | None = None,  # the class order (default: the folders' names, sorted)
     settings: Settings | None = None,
 ) -> Splits:
     """Caltech101 without BACKGROUND_Google, decoded once and cached, split stratified by `split_size`
     (report E)."""
     folder = resolve_data('caltech101', root, settings=settings)
-    files, labels, classes, ignored = scan_class_folders(folder, exclude=('BACKGROUND_Google',))
-    data, skipped = read_images(
-        files, labels, classes, image_size, folder, 'caltech101', on_bad, cache, settings
-    )
+    side = image_size if isinstance(image_size, int) else max(image_size)  # decoded square, then resized
+    files, labels, found, ignored = scan_class_folders(folder, exclude=('BACKGROUND_Google',))
+    data, skipped = read_images(files, labels, found, side, folder, 'caltech101', on_bad, cache, settings)
     if skipped or ignored:
         print(f'caltech101: skipped {len(skipped)} unreadable images, ignored {len(ignored)} non-image files')
     splits = split_set(
@@ -365,7 +366,7 @@ def caltech101_splits(
         valid=split_size,
         test=0.25 * (1 - split_size),
         seed=seed,
-        name=dataset_name(folder, 'Caltech101', image_size),
+        name=dataset_name(folder, 'Caltech101', side),
     )
     splits.info.update(
         source=str(folder),
@@ -376,7 +377,7 @@ def caltech101_splits(
         skipped=skipped,
         ignored=[str(p) for p in ignored],
     )
-    return splits
+    return with_options(splits, channels, None if isinstance(image_size, int) else image_size, classes)
 
 # %% ../nbs/01b_folders.ipynb #62af77c9
 class FileSet(torch.utils.data.Dataset):

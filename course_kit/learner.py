@@ -13,12 +13,14 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .core import SettingsError, kit_path, get_settings
+from pathlib import Path
+from .core import SettingsError, CheckpointError, kit_path, get_settings, familiar_names
 from .transfer import child_splitter
 from .models import check_model_fits
 from .recipe import Recipe, ChannelsLast, opt_func, recipe_callbacks, training_precision
 from fastcore.foundation import L
 from fastai.learner import Learner
+from fastcore.basics import patch
 from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from fastai.callback.progress import ProgressCallback
 from fastai.callback.fp16 import MixedPrecision
@@ -90,6 +92,7 @@ class Rehearsal(Callback):
             raise CancelValidException()
 
 # %% ../nbs/06_learner.ipynb #5221322f
+@familiar_names
 def make_learner(
     dls,  # fastai DataLoaders (see `get_dls`)
     model: nn.Module,  # the network
@@ -142,6 +145,11 @@ def fit(
     start_epoch: int = 0,  # the first epoch to train (a resumed run; the epochs before are replayed)
 ):
     "Train `learn` as `recipe` says: fastai's `Learner.fit` with the recipe's callbacks for this run."
+    if not isinstance(recipe, Recipe):
+        raise SettingsError(
+            f'fit takes a Recipe, not {type(recipe).__name__} {recipe!r}',
+            fix="fit(learn, Recipe(epochs=5, lr=1e-3)); or fastai's own learn.fit_one_cycle(5)",
+        )
     learn.fit(
         recipe.epochs,
         recipe.lr,
@@ -223,3 +231,24 @@ def overfit_batch(
         optimizer.step()
         losses.append(loss.item())
     return losses
+
+# %% ../nbs/06_learner.ipynb #hb21load
+if Learner.load.__module__.startswith('fastai'):  # run once, even if this cell runs again
+    FASTAI_LOAD = Learner.load
+
+
+@patch
+def load(self: Learner, file, device=None, **kwargs):
+    """fastai's `load` of a `learn.save` file; a name never saved is a one-line error saying where it looked,
+    what is there and where the kit's checkpoints are read."""
+    if not isinstance(file, (str, Path)):
+        return FASTAI_LOAD(self, file, device=device, **kwargs)
+    folder = Path(self.path) / self.model_dir
+    if not (folder / f'{file}.pth').exists():
+        saved = sorted(p.stem for p in folder.glob('*.pth')) if folder.is_dir() else []
+        raise CheckpointError(
+            f'no {folder / f"{file}.pth"} (learn.save has written: {", ".join(saved) or "nothing"})',
+            fix='learn.save(name) first; the checkpoints of train(..., run_dir=...) are read with '
+            "load_best(learn, run_dir) or load_checkpoint(run_dir / 'last.pt')",
+        )
+    return FASTAI_LOAD(self, file, device=device, **kwargs)

@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 import torchvision
 
-from .core import SettingsError, unknown_name
+from .core import SettingsError, unknown_name, familiar_names
 from .transfer import TRANSFER_ARCHS, create_transfer_model
 
 # %% auto #0
@@ -553,6 +553,7 @@ def model_hparams(name: str) -> dict:
     return {k: p.default for k, p in params if k not in skip and p.kind == p.POSITIONAL_OR_KEYWORD}
 
 # %% ../nbs/04_models.ipynb #0e004629
+@familiar_names
 def get_model(
     name: str,  # a scratch model of `MODELS` or a torchvision name of `TRANSFER_ARCHS`
     n_classes: int,  # number of output classes

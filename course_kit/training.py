@@ -20,6 +20,7 @@ from torch import nn
 
 from course_kit.core import (
     CourseKitError,
+    familiar_names,
     SettingsError,
     get_device,
     seed_everything,
@@ -214,6 +215,7 @@ def rehearsal_times(learn, recipe: Recipe) -> dict | None:
     )
 
 # %% ../nbs/09a_training.ipynb #4c994b3a
+@familiar_names
 def train(
     dls,  # loaders from `get_dls` (train, valid and optionally test)
     model: nn.Module,  # the network
