@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from pathlib import Path
+import PIL.Image
 from torchvision.transforms.v2 import functional as TF
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -28,7 +30,7 @@ from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['ImageSet', 'digits_set', 'Splits', 'split_set', 'digits_splits', 'show_images', 'plot_class_counts', 'DeviceLoader',
-           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'with_options', 'subset_splits']
+           'get_dls', 'resize_set', 'at_size', 'resize_splits', 'to_rgb', 'subset_splits']
 
 # %% ../nbs/01_data.ipynb #dt05resz
 def resized_bytes(x: torch.Tensor, size: tuple) -> torch.Tensor:
@@ -245,21 +247,60 @@ def plot_class_counts(
     ax.figure.tight_layout()
     return ax
 
+# %% ../nbs/01_data.ipynb #hb02image
+def image_tensor(
+    item,  # a uint8 or float (in [0, 1]) tensor (C, H, W) or (H, W), a PIL image, or an image file's path
+    channels: int,  # 1 (grey) or 3 (colour)
+) -> torch.Tensor:
+    "One image as a uint8 tensor (`channels`, H, W)."
+    mode = 'L' if channels == 1 else 'RGB'
+    if isinstance(item, (str, Path)):
+        try:
+            with PIL.Image.open(item) as image:
+                item = image.convert(mode)
+        except (OSError, ValueError) as e:
+            raise BadDataError(
+                f'{item} is not a readable image ({e})', fix='give image files, PIL images or tensors'
+            ) from None
+    if isinstance(item, PIL.Image.Image):
+        item = TF.pil_to_tensor(item.convert(mode))
+    if not isinstance(item, torch.Tensor) or item.ndim not in (2, 3):
+        raise BadDataError(
+            f'cannot read an image from {type(item).__name__} {getattr(item, "shape", "")}',
+            fix='give tensors (C, H, W), PIL images or image file paths',
+        )
+    image = item[None] if item.ndim == 2 else item
+    if image.is_floating_point():
+        image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
+    if image.shape[0] == 1 and channels == 3:
+        image = image.expand(3, -1, -1)
+    elif image.shape[0] == 3 and channels == 1:
+        image = TF.rgb_to_grayscale(image)
+    elif image.shape[0] != channels:
+        raise BadDataError(f'an image with {image.shape[0]} channels', fix=f'the model takes {channels}')
+    return image.cpu()
+
 # %% ../nbs/01_data.ipynb #a9d7c8d5
-def as_image_set(items, classes: list) -> ImageSet:
-    """What `test_dl` was given, as an `ImageSet`: an `ImageSet`, or a uint8 tensor (N, C, H, W) of
-    unlabelled images."""
+def as_image_set(
+    items,  # an `ImageSet`, a uint8 tensor (N, C, H, W), or a list of tensors, PIL images or image files
+    like: ImageSet,  # the set whose channels, size and classes the images should have
+) -> ImageSet:
+    """What `test_dl` was given, as an unlabelled `ImageSet` with the channels and size of `like` (each image
+    resized, antialiased)."""
     if isinstance(items, ImageSet):
         return items
     if isinstance(items, torch.Tensor) and items.dtype == torch.uint8 and items.ndim == 4:
-        return ImageSet(items, torch.full((len(items),), -1), classes)
-    raise CourseKitError(
-        "the kit's loaders take an ImageSet or a uint8 tensor (N, C, H, W), not a "
-        f'{type(items).__name__} '
-        "(learn.predict and test_dl of files need fastai's own transforms)",
-        fix='predict with get_predictions(learn, learn.dls.test_dl(images)) from '
-        'course_kit.evaluate; read files with course_kit.folders.read_images',
-    )
+        items = list(items)
+    if not isinstance(items, (list, tuple)) or not items:
+        raise BadDataError(
+            f'test_dl got a {type(items).__name__}',
+            fix='give a list of tensors, PIL images or image files, an ImageSet, or a uint8 tensor (N, C, H, '
+            'W)',
+        )
+    channels, *size = like.image_shape
+    images = [TF.resize(image_tensor(item, channels), size, antialias=True) for item in items]
+    names = [str(item) if isinstance(item, (str, Path)) else str(i) for i, item in enumerate(items)]
+    return ImageSet(torch.stack(images), torch.full((len(images),), -1), like.classes, names)
 
 
 class FastaiParts:
@@ -288,9 +329,12 @@ class FastaiParts:
         return show_images(shown, n=len(shown), ncols=min(len(shown), 8), labels=titles)
 
     def decode_batch(self, b, max_n: int = 9, full: bool = True):
-        """fastai's `learn.predict` decodes with fastai's transforms, which the kit's loaders do not have:
-        refused, with what to use."""
-        as_image_set(None, self.data.classes)
+        """fastai decodes with its own transforms, which the kit's loaders do not have: refused, with what to
+        use (`learn.predict` works: see `06_learner`)."""
+        raise CourseKitError(
+            "the kit's loaders have no fastai transforms to decode with",
+            fix='predict with learn.predict(image), or get_predictions(learn, learn.dls.test_dl(images))',
+        )
 
 # %% ../nbs/01_data.ipynb #b795340f
 class DeviceLoader(FastaiParts):
@@ -378,7 +422,7 @@ class DeviceLoader(FastaiParts):
     def new(self, dataset=None, shuffle: bool = False, drop_last: bool = False, augment=None, **kwargs):
         """A copy for evaluation (fastai calls this; `dataset` comes from `test_dl`): no shuffle, no
         augmentation unless given."""
-        data = self.data if dataset is None else as_image_set(dataset, self.data.classes)
+        data = self.data if dataset is None else as_image_set(dataset, self.data)
         return DeviceLoader(
             data,
             kwargs.get('bs', self.batch_size),
@@ -480,49 +524,6 @@ def to_rgb(data: ImageSet) -> ImageSet:
     return ImageSet(
         data.images.expand(-1, 3, -1, -1).contiguous(), data.labels, data.classes, data.names, data.size
     )
-
-# %% ../nbs/01_data.ipynb #hb05opts
-def with_options(
-    splits: Splits,
-    channels: int | None = None,  # 1 (grey) or 3 (colour); None: as stored
-    image_size: int | tuple | None = None,  # (height, width), or one number for square; None: as stored
-    classes: list | None = None,  # the class names in the order to use; None: as found
-) -> Splits:
-    """`splits` with the options every data function of the kit takes, each checked: channels, image size and
-    class order."""
-    if channels not in (None, 1, 3):
-        raise BadDataError(f'channels={channels!r}', fix='channels is 1 (grey) or 3 (colour)')
-    if classes is not None:
-        if sorted(classes) != sorted(splits.classes) or len(set(classes)) != len(classes):
-            raise BadDataError(
-                f"classes={list(classes)} is not an order of the data's classes {splits.classes}",
-                fix='give each of those names once',
-            )
-        new_label = torch.tensor([list(classes).index(c) for c in splits.classes] + [-1])  # -1 stays -1
-
-    def shaped(data):
-        if data is None:
-            return None
-        if image_size is not None:
-            data = resize_set(data, image_size)
-        if channels == 3:
-            data = to_rgb(data)
-        elif channels == 1 and data.images.shape[1] == 3:
-            grey = TF.rgb_to_grayscale(data.images)
-            data = ImageSet(grey, data.labels, data.classes, data.names, data.size)
-        if classes is not None:
-            data = ImageSet(data.images, new_label[data.labels], list(classes), data.names, data.size)
-        return data
-
-    parts = [shaped(part) for part in (splits.train, splits.valid, splits.test)]
-    name = splits.name if image_size is None else at_size(splits.name.split(' @ ')[0], image_size)
-    height, width = parts[0].image_shape[1:]
-    info = dict(
-        splits.info,
-        channels=parts[0].images.shape[1],
-        image_size=height if height == width else (height, width),
-    )
-    return Splits(*parts, name=name, info=info)
 
 # %% ../nbs/01_data.ipynb #e90c8b13
 def subset_splits(

@@ -28,11 +28,12 @@ from course_kit.core import (
     familiar_names,
 )
 from .core import atomic_write, network_answers
-from .data import ImageSet, Splits, split_set, resize_set, at_size, with_options
+from .data import ImageSet, Splits, split_set, resize_set, at_size, to_rgb
+from torchvision.transforms.v2 import functional as TF
 
 # %% auto #0
 __all__ = ['DATA_SOURCES', 'FIXTURE_MARK', 'DataSource', 'resolve_data', 'dataset_name', 'cifar10_splits', 'cifar100_splits',
-           'idx_root', 'read_idx_set', 'fashion_mnist_splits', 'mnist_splits', 'idx_splits']
+           'idx_root', 'read_idx_set', 'with_options', 'fashion_mnist_splits', 'mnist_splits', 'idx_splits']
 
 # %% ../nbs/01a_datasets.ipynb #ds01idx
 IDX_FILES = [
@@ -405,6 +406,49 @@ def read_idx_set(dataset_class, root: Path, train: bool) -> ImageSet:
             fix='delete the unpacked files there and run again, or fetch the .gz files again',
         ) from None
     return ImageSet(ds.data[:, None].clone(), ds.targets, list(ds.classes))
+
+# %% ../nbs/01a_datasets.ipynb #hb05opts
+def with_options(
+    splits: Splits,
+    channels: int | None = None,  # 1 (grey) or 3 (colour); None: as stored
+    image_size: int | tuple | None = None,  # (height, width), or one number for square; None: as stored
+    classes: list | None = None,  # the class names in the order to use; None: as found
+) -> Splits:
+    """`splits` with the options every data function of the kit takes, each checked: channels, image size and
+    class order."""
+    if channels not in (None, 1, 3):
+        raise BadDataError(f'channels={channels!r}', fix='channels is 1 (grey) or 3 (colour)')
+    if classes is not None:
+        if sorted(classes) != sorted(splits.classes) or len(set(classes)) != len(classes):
+            raise BadDataError(
+                f"classes={list(classes)} is not an order of the data's classes {splits.classes}",
+                fix='give each of those names once',
+            )
+        new_label = torch.tensor([list(classes).index(c) for c in splits.classes] + [-1])  # -1 stays -1
+
+    def shaped(data):
+        if data is None:
+            return None
+        if image_size is not None:
+            data = resize_set(data, image_size)
+        if channels == 3:
+            data = to_rgb(data)
+        elif channels == 1 and data.images.shape[1] == 3:
+            grey = TF.rgb_to_grayscale(data.images)
+            data = ImageSet(grey, data.labels, data.classes, data.names, data.size)
+        if classes is not None:
+            data = ImageSet(data.images, new_label[data.labels], list(classes), data.names, data.size)
+        return data
+
+    parts = [shaped(part) for part in (splits.train, splits.valid, splits.test)]
+    name = splits.name if image_size is None else at_size(splits.name.split(' @ ')[0], image_size)
+    height, width = parts[0].image_shape[1:]
+    info = dict(
+        splits.info,
+        channels=parts[0].images.shape[1],
+        image_size=height if height == width else (height, width),
+    )
+    return Splits(*parts, name=name, info=info)
 
 # %% ../nbs/01a_datasets.ipynb #59342410
 @familiar_names

@@ -18,7 +18,7 @@ from sklearn.metrics import recall_score, roc_auc_score, roc_curve, top_k_accura
 
 from .core import BadDataError, SettingsError, unknown_name, rank_and_world
 from .data import DeviceLoader
-from fastcore.basics import getcallable, patch
+from fastcore.basics import getcallable
 from fastai.callback.core import Callback
 from fastai.learner import Learner
 
@@ -175,28 +175,6 @@ def get_predictions(
         getattr(data, 'classes', None),
         getattr(data, 'names', None),
     )
-
-# %% ../nbs/07_evaluate.ipynb #hb08predict
-if Learner.predict.__module__.startswith('fastai'):  # run once, even if this cell runs again
-    FASTAI_PREDICT = Learner.predict
-
-
-@patch
-def predict(self: Learner, item, rm_type_tfms=None, with_input: bool = False):
-    """fastai's `predict`: `(label, index, probabilities)` of one image (with the image first if
-    `with_input`). Over the kit's loaders: a tensor, a PIL image or an image file's path."""
-    if not isinstance(self.dls.valid, DeviceLoader):
-        return FASTAI_PREDICT(self, item, rm_type_tfms, with_input)
-    if isinstance(item, (list, tuple)):
-        raise BadDataError(
-            'learn.predict takes one image',
-            fix='for several, use get_predictions(learn, learn.dls.test_dl(items))',
-        )
-    dl = self.dls.test_dl([item])
-    found = get_predictions(self, dl)
-    index = found.preds[0]
-    result = (self.dls.vocab[int(index)], index, found.probs[0])
-    return (dl.data.images[0], *result) if with_input else result
 
 # %% ../nbs/07_evaluate.ipynb #hb11inputs
 def as_predictions(

@@ -22,11 +22,10 @@ from PIL import Image
 
 from .core import CourseKitError, BadDataError, DataNotFoundError, Settings, get_settings
 from .core import get_device, unknown_name, kit_path, atomic_write, check_count, familiar_names
-from .data import ImageSet, Splits, split_set, digits_splits, with_options, DeviceLoader
+from .data import ImageSet, Splits, split_set, digits_splits
 from .datasets import resolve_data, dataset_name, cifar10_splits, cifar100_splits
-from .datasets import fashion_mnist_splits, mnist_splits
+from .datasets import fashion_mnist_splits, mnist_splits, with_options
 from fastai.data.core import DataLoaders
-from fastcore.basics import patch
 from fastprogress.fastprogress import progress_bar
 
 # %% auto #0
@@ -512,63 +511,6 @@ def image_folder_dls(
         seed,
     )
     return DataLoaders(train, valid, device=get_device(device))
-
-# %% ../nbs/01b_folders.ipynb #hb02image
-def image_tensor(
-    item,  # a uint8 or float (in [0, 1]) tensor (C, H, W) or (H, W), a PIL image, or an image file's path
-    channels: int,  # 1 (grey) or 3 (colour)
-) -> torch.Tensor:
-    "One image as a uint8 tensor (`channels`, H, W)."
-    mode = 'L' if channels == 1 else 'RGB'
-    if isinstance(item, (str, Path)):
-        try:
-            with Image.open(item) as image:
-                item = image.convert(mode)
-        except (OSError, ValueError) as e:
-            raise BadDataError(
-                f'{item} is not a readable image ({e})', fix='give image files, PIL images or tensors'
-            ) from None
-    if isinstance(item, Image.Image):
-        item = TF.pil_to_tensor(item.convert(mode))
-    if not isinstance(item, torch.Tensor) or item.ndim not in (2, 3):
-        raise BadDataError(
-            f'cannot read an image from {type(item).__name__} {getattr(item, "shape", "")}',
-            fix='give tensors (C, H, W), PIL images or image file paths',
-        )
-    image = item[None] if item.ndim == 2 else item
-    if image.is_floating_point():
-        image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
-    if image.shape[0] == 1 and channels == 3:
-        image = image.expand(3, -1, -1)
-    elif image.shape[0] == 3 and channels == 1:
-        image = TF.rgb_to_grayscale(image)
-    elif image.shape[0] != channels:
-        raise BadDataError(f'an image with {image.shape[0]} channels', fix=f'the model takes {channels}')
-    return image.cpu()
-
-# %% ../nbs/01b_folders.ipynb #hb03testdl
-if DataLoaders.test_dl.__module__.startswith('fastai'):  # run once, even if this cell runs again
-    FASTAI_TEST_DL = DataLoaders.test_dl
-
-
-@patch
-def test_dl(self: DataLoaders, test_items, rm_type_tfms=None, with_labels: bool = False, **kwargs):
-    """fastai's `test_dl`. Over the kit's loaders: a loader of `test_items` (tensors, PIL images, file paths
-    or an `ImageSet`) at the size and channels the valid loader serves, normalised as it is."""
-    valid = self.valid
-    if not isinstance(valid, DeviceLoader):
-        return FASTAI_TEST_DL(self, test_items, rm_type_tfms, with_labels, **kwargs)
-    if isinstance(test_items, ImageSet):
-        data = test_items
-    else:
-        channels, *size = valid.data.image_shape
-        images = [TF.resize(image_tensor(item, channels), size, antialias=True) for item in test_items]
-        if not images:
-            raise BadDataError('test_dl got no images', fix='give a list of images or files')
-        names = [str(item) if isinstance(item, (str, Path)) else f'{i}' for i, item in enumerate(test_items)]
-        unknown = torch.full((len(images),), -1)  # no labels
-        data = ImageSet(torch.stack(images), unknown, valid.data.classes, names)
-    return DeviceLoader(data, valid.batch_size, device=valid.device, normalize=valid.normalize)
 
 # %% ../nbs/01b_folders.ipynb #3ff3002d
 SPLITS = {

@@ -14,7 +14,15 @@ from torch import nn
 import torch.nn.functional as F
 
 from pathlib import Path
-from .core import SettingsError, CheckpointError, kit_path, get_settings, familiar_names
+from course_kit.core import (
+    SettingsError,
+    CheckpointError,
+    BadDataError,
+    kit_path,
+    get_settings,
+    familiar_names,
+)
+from .data import DeviceLoader
 from .transfer import child_splitter
 from .models import check_model_fits
 from .recipe import Recipe, ChannelsLast, opt_func, recipe_callbacks, training_precision
@@ -211,6 +219,30 @@ class EventTracer(Callback):
             else ''
         )
         print(f'{"  " * depth}{event_name + where:<34} {", ".join(acting)}')
+
+# %% ../nbs/06_learner.ipynb #hb23predict
+if Learner.predict.__module__.startswith('fastai'):  # run once, even if this cell runs again
+    FASTAI_PREDICT = Learner.predict
+
+
+@patch
+def predict(self: Learner, item, rm_type_tfms=None, with_input: bool = False):
+    """fastai's `predict`: `(label, index, probabilities)` of one image (the image first if `with_input`).
+    Over the kit's loaders, `item` is a tensor, a PIL image or an image file's path."""
+    if not isinstance(self.dls.valid, DeviceLoader):
+        return FASTAI_PREDICT(self, item, rm_type_tfms, with_input)
+    if isinstance(item, (list, tuple)):
+        raise BadDataError(
+            'learn.predict takes one image',
+            fix='for several, get_predictions(learn, learn.dls.test_dl(items))',
+        )
+    x, _ = self.dls.test_dl([item]).one_batch()
+    self.model.eval()
+    with torch.no_grad():
+        probs = torch.softmax(self.model(x).float(), dim=1)[0].cpu()
+    index = probs.argmax()
+    result = (self.dls.vocab[int(index)], index, probs)
+    return (x[0].cpu(), *result) if with_input else result
 
 # %% ../nbs/06_learner.ipynb #ebc25622
 def overfit_batch(

@@ -9,6 +9,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+def need(present: bool, what: str):
+    """Skip the test when `what` is missing here; under CI (`CI=true`), whose machine always has it (the
+    README's commands install it), fail instead: a skip there would hide a broken setup."""
+    if present:
+        return
+    if os.environ.get('CI') == 'true':
+        pytest.fail(f'{what} is missing on the CI machine, where the setup installs it', pytrace=False)
+    pytest.skip(f'{what} is missing here', allow_module_level=True)
+
+
 def run(args, env_extra=None, **kw):
     "Run a command from the repository root; returns the CompletedProcess (never raises on exit code)."
     # kernels draw inline
@@ -61,6 +71,6 @@ def slurm(tmp_path_factory):
     try:
         env = slurm_cluster.start(folder)
     except slurm_cluster.Unavailable as e:
-        pytest.skip(f'no test SLURM cluster here: {e}')
+        need(False, f'a test SLURM cluster ({e})')
     yield env
     slurm_cluster.stop(folder)

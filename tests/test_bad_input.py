@@ -80,11 +80,13 @@ def test_test_dl_gives_the_items_passed(small):
     assert torch.equal(get_predictions(learn, dl).preds, get_predictions(learn, learn.dls[2]).preds[5:12])
 
 
-def test_predict_and_export_fail_at_once_with_the_way_to_do_it(small, tmp_path):
+def test_predict_works_and_export_fails_at_once_with_the_way_to_do_it(small, tmp_path):
     learn = trained(small)
     learn.path = tmp_path
-    with pytest.raises(CourseKitError, match=r'get_predictions\(learn, learn.dls.test_dl\(images\)\)'):
-        learn.predict(small.test.images[0])
+    with pytest.raises(CourseKitError, match='learn.predict takes one image'):
+        learn.predict(list(small.test.images[:2]))
+    with pytest.raises(CourseKitError, match='is not a readable image'):
+        learn.predict(tmp_path / 'nowhere.png')
     with pytest.raises(CourseKitError, match=r'torch.save\(learn.model.state_dict\(\), path\)'):
         learn.export()
     assert not list(tmp_path.glob('*.pkl'))

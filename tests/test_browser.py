@@ -17,16 +17,19 @@ import time
 import urllib.request
 from pathlib import Path
 import pytest
-from conftest import ROOT, BIN, run
+from conftest import ROOT, BIN, need, run
 
 CHROMEDRIVER, CHROMIUM = Path('/usr/bin/chromedriver'), Path('/usr/bin/chromium')
-pytestmark = pytest.mark.skipif(
-    not (CHROMEDRIVER.exists() and CHROMIUM.exists()),
-    reason="needs Debian's chromium and chromium-driver (make test installs them where apt works)",
+need(
+    CHROMEDRIVER.exists() and CHROMIUM.exists(),
+    "Debian's chromium and chromium-driver (make test installs them)",
 )
-webdriver = pytest.importorskip('selenium.webdriver')
-By = pytest.importorskip('selenium.webdriver.common.by').By
-WebDriverWait = pytest.importorskip('selenium.webdriver.support.ui').WebDriverWait
+try:
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+except ImportError:
+    need(False, 'selenium (make installs it with the dev extra)')
 
 SHOTS = ROOT / 'tests' / 'screenshots'
 ALL = os.environ.get('COURSE_KIT_BROWSER_LESSONS') == 'all'

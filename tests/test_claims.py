@@ -3,7 +3,7 @@
 import json
 import re
 import pytest
-from conftest import ROOT
+from conftest import ROOT, need
 
 CLAIMS = json.loads((ROOT / 'reports' / 'claims.json').read_text())
 REPORTS = {name: entries for name, entries in CLAIMS.items() if isinstance(entries, list)}
@@ -74,10 +74,10 @@ def test_e_carries_all_25_rows_with_their_validation_numbers():
     assert all('valid_accuracy' in e['also'] for e in rows)
 
 
-@pytest.mark.skipif(not SEEDS.is_dir(), reason='the writeups are not beside this clone (../shared/seeds)')
 @pytest.mark.parametrize('report,entry', ENTRIES, ids=[f'{r}:{e["experiment"]}' for r, e in ENTRIES])
 def test_quote_is_in_the_writeup(report, entry):
     "Every quote is the writeup's own words (an ellipsis joins two pieces of one sentence or table row)."
+    need(SEEDS.is_dir(), 'the writeups beside this clone (../shared/seeds)')
 
     def normal(text):
         return re.sub(r'\s+', ' ', text.replace('\u2019', "'")).lower()

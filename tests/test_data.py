@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import need
 import torch
 from PIL import Image
 
@@ -191,8 +192,7 @@ def test_caltech_layout_and_bad_file(tmp_path, settings, capsys):
 
 def test_fashion_mnist_from_gz_in_a_folder(tmp_path, settings):
     system = Path('/usr/share/datasets/fashion-mnist')
-    if not system.exists():
-        pytest.skip('dataset-fashion-mnist is not installed')
+    need(system.exists(), "Debian's dataset-fashion-mnist (make installs it)")
     mine = tmp_path / 'fm'
     mine.mkdir()
     for f in system.glob('*.gz'):

@@ -8,7 +8,7 @@ import sys
 import tomllib
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, need
 
 LIMIT = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['ruff']['line-length']
 # course_kit/ is formatted where it is written, in nbs/ (nbdev-export joins the cells with one blank line)
@@ -21,15 +21,15 @@ def ruff(*args) -> subprocess.CompletedProcess:
     return subprocess.run([RUFF, *args], cwd=ROOT, capture_output=True, text=True)
 
 
-@pytest.mark.skipif(RUFF is None, reason='ruff is not installed (make installs it with the dev extra)')
 def test_ruff_format_changes_nothing():
+    need(RUFF is not None, 'ruff (make installs it with the dev extra)')
     found = ruff('format', '--check', *FORMATTED)
     assert found.returncode == 0, found.stdout + found.stderr
 
 
-@pytest.mark.skipif(RUFF is None, reason='ruff is not installed (make installs it with the dev extra)')
 def test_ruff_check_finds_nothing():
     "One statement per line (E701, E702, E703), line length (E501), pyflakes (unused imports, ...)."
+    need(RUFF is not None, 'ruff (make installs it with the dev extra)')
     found = ruff('check', '--output-format', 'concise', *CHECKED)
     assert found.returncode == 0, found.stdout + found.stderr
 
