@@ -23,7 +23,14 @@ def test_run_quickstart_writes_notebook_html_and_metrics(out_env, tmp_path):
     assert metrics['epochs'] == 3
     assert {'test_accuracy', 'wall_seconds', 'device', 'versions'} <= set(metrics)
     assert {'python', 'torch', 'torchvision', 'fastai'} <= set(metrics['versions'])
-    assert 0.0 <= metrics['test_accuracy'] <= 1.0
+    record = json.loads((out / 'record.json').read_text())
+    correct = metrics['test_accuracy'] * record['split']['test']  # a whole number of the 270 test digits
+    assert (
+        abs(correct - round(correct)) < 1e-9
+        and metrics['test_accuracy'] == record['metrics']['test_accuracy']
+    )
+    # the valid accuracy of the last epoch's row, as fastai measured it (float32) while training
+    assert abs(record['history'][-1]['valid_accuracy'] - metrics['valid_accuracy']) < 1e-6
     assert '\r' not in result.stdout  # no carriage-return progress flood in logs
     summary = json.loads((tmp_path / 'out' / 'summary.json').read_text())
     assert [row['report'] for row in summary['rows']] == ['quickstart']

@@ -15,7 +15,9 @@ from course_kit.data import DeviceLoader
 from course_kit.datasets import cifar10_splits, cifar100_splits, fashion_mnist_splits, resolve_data
 from course_kit.folders import image_folder_splits, caltech101_splits, open_rgb, get_splits
 from course_kit.fixtures import write_image_folder_fixture, write_cifar_fixture, write_caltech101_fixture
-from course_kit.writeups import digit_sum_splits
+from course_kit.writeups import digit_sum_splits, SevenCopies, OneView, report_b_augments
+from course_kit.data import ImageSet, digits_set
+from torchvision.transforms.v2 import functional as TF
 from course_kit.augment import batch_augment
 
 
@@ -228,8 +230,51 @@ def test_registry_errors():
 
 
 def test_digit_sum_labels_are_sums():
+    "Each label is the sum of the four digits drawn in its tiles, read back from the digit images."
     splits = digit_sum_splits(n_images=300, seed=3, channels=1)
     assert splits.train.image_shape == (1, 8, 32) and splits.train.labels.max() <= 36
+    digits = digits_set()
+    label_of = {bytes(image.numpy()): int(label) for image, label in zip(digits.images, digits.labels)}
+    for part in (splits.train, splits.valid, splits.test):
+        for image, label in zip(part.images, part.labels):
+            tiles = image.unflatten(-1, (4, 8)).permute(2, 0, 1, 3)  # (4, 1, 8, 8), left to right
+            assert sum(label_of[bytes(tile.contiguous().numpy())] for tile in tiles) == label
+
+
+def distinct_images(n: int, size: int = 16) -> ImageSet:
+    "`n` random colour images, labelled with their position."
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8, generator=generator)
+    return ImageSet(images, torch.arange(n), [str(i) for i in range(n)])
+
+
+def test_report_b_seven_copies_are_the_image_and_its_six_augmentations():
+    data = distinct_images(12)
+    loader = SevenCopies(data, report_b_augments(16), batch_size=7 * 12, device='cpu')
+    ((x, y),) = list(loader)
+    original = data.images.float() / 255
+    for i in range(len(data)):
+        views = x[y == i]
+        assert len(views) == 7
+        same = [torch.allclose(v, original[i]) for v in views]
+        assert sum(same) == 1, 'the image itself, once'
+        for changed in (
+            original[i].flip(-1),
+            original[i].flip(-2),
+            TF.rgb_to_grayscale(original[i], 3),
+        ):
+            # hflip, vflip, grayscale (torchvision's weights are 0.2989, 0.587, 0.114; the kit's 0.299, ...)
+            assert any(torch.allclose(v, changed, atol=2e-4) for v in views)
+        assert all(not torch.allclose(v, original[i]) for v, s in zip(views, same) if not s)
+
+
+def test_report_b_one_view_changes_about_six_images_in_seven():
+    data = distinct_images(700, 8)
+    x = data.images.float() / 255
+    viewed = OneView(report_b_augments(8))(x, torch.Generator().manual_seed(0))
+    unchanged = sum(torch.allclose(a, b) for a, b in zip(viewed, x))
+    flipped = sum(torch.allclose(a, b.flip(-1)) for a, b in zip(viewed, x))
+    assert 60 < unchanged < 140 and 60 < flipped < 140, (unchanged, flipped)  # 100 of 700 expected each
 
 
 def test_device_loader_augmentation_reproducible(tmp_path, settings):
@@ -246,3 +291,11 @@ def test_device_loader_augmentation_reproducible(tmp_path, settings):
     ]
     assert all(torch.equal(a, b) for a, b in zip(batches[0], batches[1]))
     assert not all(torch.equal(a, b) for a, b in zip(batches[0], batches[2]))
+
+
+def test_batches_are_normalised_per_channel_as_computed_by_hand():
+    data = distinct_images(10)
+    mean, std = (0.2, 0.4, 0.6), (0.5, 0.25, 0.1)
+    x, _ = next(iter(DeviceLoader(data, 10, device='cpu', normalize=(mean, std))))
+    by_hand = (data.images.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    assert torch.allclose(x, by_hand, atol=1e-6)
