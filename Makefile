@@ -17,7 +17,7 @@ LAB_ARGS = --notebook-dir=. --ip=127.0.0.1 --ServerApp.default_url=/lab/tree/nbs
            --LabApp.expose_app_in_browser=True $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=
 
-.PHONY: demo test lint test-lessons setup install data browser export lab student clean-out readme
+.PHONY: demo test lint test-lessons setup install data browser export lab student clean-out readme mutate
 
 demo: setup export
 	$(BIN)/course-kit report run quickstart
@@ -88,3 +88,11 @@ clean-out:
 # README.md is rendered from nbs/index.ipynb (nbdev-readme needs Quarto, which is not installable offline).
 readme: install
 	$(BIN)/jupyter nbconvert --to markdown --log-level WARN --stdout nbs/index.ipynb > README.md
+
+# Mutation testing (not part of `make test`; about an hour on 2 cores): mutmut changes the modules listed
+# in pyproject.toml's [tool.mutmut] one small change at a time and runs the tests that cover each change;
+# a change no test notices is a mutant that survived. benchmarks/mutation.py runs it and writes the score
+# of each module; benchmarks/MUTANTS.md lists the survivors read and explained.
+mutate: install
+	$(BIN)/python -m pip install --quiet 'mutmut>=3,<4'
+	$(BIN)/python benchmarks/mutation.py

@@ -5,6 +5,7 @@ import pickle
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import need
 import torch
@@ -82,10 +83,36 @@ def test_colour_modes_converted_to_rgb(folder, settings, mode):
         else Image.new('I;16', (40, 24), 300)
     )
     suffix = '.jpg' if mode == 'CMYK' else '.png'
-    if mode == 'P':
+    if mode == 'P':  # half the image in the transparent colour (index 0), half in another
+        img = Image.new('RGB', (40, 24), (120, 30, 200)).convert('P', dither=Image.Dither.NONE)
+        img.paste(0, (0, 0, 20, 24))
         img.info['transparency'] = 0
     img.save(folder / 'train' / 'frog' / f'odd{suffix}')
-    assert open_rgb(folder / 'train' / 'frog' / f'odd{suffix}', 32).mode == 'RGB'
+    rgb = open_rgb(folder / 'train' / 'frog' / f'odd{suffix}', 32)
+    assert rgb.mode == 'RGB'
+    pixels = torch.as_tensor(np.array(rgb)).view(-1, 3)
+    grey = round(120 * 0.299 + 30 * 0.587 + 200 * 0.114)  # ITU-R 601, as PIL's convert('L')
+    if mode == 'P':  # the right half's palette colour; the transparent left half on white
+        colour = tuple(img.getpalette()[3 * img.getpixel((39, 0)) :][:3])
+        assert (
+            torch.as_tensor(np.array(open_rgb(folder / 'train' / 'frog' / 'odd.png')))[:, :20] == 255
+        ).all()
+        pixels = torch.as_tensor(np.array(open_rgb(folder / 'train' / 'frog' / 'odd.png')))[:, 20:].reshape(
+            -1, 3
+        )
+    expected = {
+        'L': (grey,) * 3,
+        'LA': (grey,) * 3,  # opaque: the grey itself
+        'RGBA': (120, 30, 200),
+        'P': colour if mode == 'P' else None,
+        'CMYK': (120, 30, 200),
+        'I;16': (round(300 / 65535 * 255),) * 3,  # 16-bit grey scaled to 8 bits
+    }.get(mode)
+    if expected is not None:
+        error = (pixels.int() - torch.tensor(expected)).abs().max().item()
+        assert error <= (12 if mode == 'CMYK' else 0), (mode, pixels[0].tolist(), expected)  # JPEG is lossy
+    else:  # '1': dithered black and white, resized: grey, the same in the three channels
+        assert (pixels == pixels[:, :1]).all() and pixels.min() < grey < pixels.max()
     splits = image_folder_splits(folder, on_bad='error', settings=settings)
     assert splits.train.image_shape == (3, 32, 32) and len(splits.train) == 19
 
