@@ -178,6 +178,8 @@ def familiar_names(func):
     parameters = inspect.signature(func).parameters
     takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
     named = [k for k, p in parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    named = [k for k in named if k != 'self']
+    who = func.__qualname__.removesuffix('.__init__')  # a class's __init__: the class's name
 
     @functools.wraps(func)
     def with_familiar_names(*args, **kwargs):
@@ -185,16 +187,12 @@ def familiar_names(func):
             kit = FAMILIAR.get(key)
             if kit in named:
                 if kit in kwargs:
-                    raise SettingsError(
-                        f'{func.__name__}() got both {key}= and {kit}=', fix=f'give only {kit}='
-                    )
+                    raise SettingsError(f'{who}() got both {key}= and {kit}=', fix=f'give only {kit}=')
                 kwargs[kit] = kwargs.pop(key)
             elif key in KIT_SPELLING:
-                raise SettingsError(
-                    f'{func.__name__}() has no {key}=', fix=f'the kit spells it {KIT_SPELLING[key]}'
-                )
+                raise SettingsError(f'{who}() has no {key}=', fix=f'the kit spells it {KIT_SPELLING[key]}')
             elif not takes_any:
-                raise unknown_name(f'argument of {func.__name__}()', key, named)
+                raise unknown_name(f'argument of {who}()', key, named)
         return func(*args, **kwargs)
 
     return with_familiar_names

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import SettingsError, TrainingDiverged, unknown_name
+from .core import SettingsError, TrainingDiverged, unknown_name, familiar_names
 from .transfer import set_trainable
 from fastcore.basics import even_mults
 from fastai.callback.core import Callback, CancelValidException, CancelFitException
@@ -173,6 +173,9 @@ class Recipe:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+Recipe.__init__ = familiar_names(Recipe.__init__)  # fastai's n_epoch is epochs; a typo names the field
 
 # %% ../nbs/05_recipe.ipynb #rc11prec
 def training_precision(

@@ -17,6 +17,16 @@ README = (ROOT / 'README.md').read_text()
 NOT_RUN = {
     'make test': 'it is the command running these tests',
     'make lab': 'it starts a server and waits (tests/test_browser.py starts JupyterLab the same way)',
+    '.venv/bin/course-kit fixtures --full-size data/full': (
+        '2 GB of data (tests/test_rehearsal.py writes them at 0.1 of the size)'
+    ),
+    (
+        'COURSE_KIT_DATA_DIR=data/full .venv/bin/course-kit report run e_caltech101 '
+        '--profile full -p rehearse 2'
+    ): 'an hour on 2 cores (tests/test_rehearsal.py rehearses report E on data at 0.1 of the size)',
+    '.venv/bin/python benchmarks/bench_rehearsal.py --rehearse 1 --epoch-scale 0.1': (
+        'hours on 2 cores; its table is in benchmarks/BENCHMARKS.md'
+    ),
 }
 # What a placeholder in a command stands for here.
 PLACEHOLDERS = {'FOLDER': '{tmp}/graded', 'DIR': '{tmp}/copies'}
