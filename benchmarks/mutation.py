@@ -9,6 +9,8 @@ Run: .venv/bin/python benchmarks/mutation.py [--record LABEL] [--survivors]
 """
 
 import argparse
+import ast
+import difflib
 import json
 import os
 import subprocess
@@ -44,6 +46,59 @@ def scores() -> dict:
     return found
 
 
+class Texts(ast.NodeTransformer):
+    "Every string constant made the same, and docstrings dropped: what is left is behaviour."
+
+    def visit_Constant(self, node):
+        return ast.Constant('') if isinstance(node.value, str) else node
+
+    def visit_JoinedStr(self, node):
+        return ast.Constant('')
+
+
+def functions(path: Path) -> dict:
+    "name -> source of every function (and method) in a mutmut copy of a module."
+    tree = ast.parse(path.read_text())
+    found = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and '__mutmut_' in node.name:
+            found[node.name] = node
+    return found
+
+
+def behaviour(node) -> str:
+    "The function without its name, docstring and the text of its strings."
+    node = Texts().visit(ast.parse(ast.unparse(node))).body[0]
+    node.name = 'f'
+    return ast.unparse(node)
+
+
+def explain(survivors: list) -> str:
+    """Survivors sorted into those that change only text (docstrings, messages: nothing a result depends on)
+    and the rest, each with the line it changes, for reading."""
+    sources = {}
+    for meta in (ROOT / 'mutants' / 'course_kit').glob('*.py'):
+        sources.update({f'course_kit.{meta.stem}.{name}': node for name, node in functions(meta).items()})
+    text_only, others = Counter(), []
+    for name in survivors:
+        mutant = sources.get(name)
+        original = sources.get(name.rsplit('__mutmut_', 1)[0] + '__mutmut_orig')
+        if mutant is None or original is None:
+            others.append(f'- `{name}`: (source not found)')
+            continue
+        module = name.split('.')[1]
+        if behaviour(mutant) == behaviour(original):
+            text_only[module] += 1
+            continue
+        original.name = mutant.name = 'f'
+        old, new = ast.unparse(original).splitlines(), ast.unparse(mutant).splitlines()
+        changed = [line.strip() for line in difflib.ndiff(old, new) if line.startswith(('- ', '+ '))]
+        others.append(f'- `{name}`: `{changed[0][2:][:90]}` -> `{changed[-1][2:][:90]}`')
+    lines = ['| module | survivors that change only text |', '|---|---|']
+    lines += [f'| {module} | {count} |' for module, count in sorted(text_only.items())]
+    return '\n'.join(lines) + '\n\nThe others, to read one by one:\n\n' + '\n'.join(others) + '\n'
+
+
 def table(found: dict) -> str:
     lines = [
         '| module | mutants | killed | survived | no test covers it | score |',
@@ -62,7 +117,7 @@ def table(found: dict) -> str:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--record', help='append the table to BENCHMARKS.md under this label')
-    parser.add_argument('--survivors', action='store_true', help='list the surviving mutants')
+    parser.add_argument('--survivors', action='store_true', help='write benchmarks/SURVIVORS.md')
     parser.add_argument('--no-run', action='store_true', help='only read the results of the last run')
     args = parser.parse_args()
     start = time.perf_counter()
@@ -73,8 +128,14 @@ def main():
     result = table(scores())
     print(result)
     if args.survivors:
-        shown = subprocess.run([MUTMUT, 'results'], cwd=ROOT, capture_output=True, text=True)
-        print(shown.stdout)
+        shown = subprocess.run([MUTMUT, 'results'], cwd=ROOT, capture_output=True, text=True).stdout
+        survivors = [line.split(':')[0].strip() for line in shown.splitlines() if line.endswith('survived')]
+        (ROOT / 'benchmarks' / 'SURVIVORS.md').write_text(
+            '# Mutants that survived the last `make mutate`\n\n'
+            'Written by `benchmarks/mutation.py --survivors`. A mutant that changes only text (a docstring, '
+            "an error message's wording) cannot change a result; the others are read, and killed by a "
+            'sharper test or explained.\n\n' + explain(survivors)
+        )
     if args.record:
         load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
         with open(ROOT / 'benchmarks' / 'BENCHMARKS.md', 'a') as f:

@@ -326,3 +326,29 @@ def test_batches_are_normalised_per_channel_as_computed_by_hand():
     x, _ = next(iter(DeviceLoader(data, 10, device='cpu', normalize=(mean, std))))
     by_hand = (data.images.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
     assert torch.allclose(x, by_hand, atol=1e-6)
+
+
+def test_two_shards_cover_an_epoch_once_each_with_augmentations_of_its_own():
+    "Two processes' shards, simulated in one: disjoint slices of every batch, and flips drawn per process."
+    from course_kit.augment import Flip
+
+    data = distinct_images(40)
+    shards = [
+        DeviceLoader(data, 8, shuffle=True, seed=1, device='cpu', augment=Flip(p=0.5)).shard(rank, 2)
+        for rank in range(2)
+    ]
+    batches = [list(shard) for shard in shards]
+    labels = [torch.cat([y for _, y in b]) for b in batches]
+    assert sorted(torch.cat(labels).tolist()) == list(range(40))  # every image once, none twice
+    whole = torch.cat([y for _, y in DeviceLoader(data, 8, shuffle=True, seed=1, device='cpu')])
+    for rank in range(2):  # the same global order: rank r takes slice r of each batch of 8
+        assert torch.equal(labels[rank], whole.view(-1, 2, 4)[:, rank].flatten())
+    flipped = []
+    for b in batches:
+        x = torch.cat([x for x, _ in b])
+        y = torch.cat([y for _, y in b])
+        original = data.images[y].float() / 255
+        assert all(torch.equal(a, o) or torch.equal(a, o.flip(-1)) for a, o in zip(x, original))
+        flipped.append([not torch.equal(a, o) for a, o in zip(x, original)])
+    assert flipped[0] != flipped[1]  # each process draws its own flips
+    assert 0 < sum(flipped[0]) < 20

@@ -18,7 +18,7 @@ NOT_RUN = {
     'make test': 'it is the command running these tests',
     'make lab': 'it starts a server and waits (tests/test_browser.py starts JupyterLab the same way)',
     '.venv/bin/course-kit fixtures --full-size data/full': (
-        '2 GB of data (tests/test_rehearsal.py writes them at 0.1 of the size)'
+        '0.7 GB of data (tests/test_rehearsal.py writes them at 0.1 of the size)'
     ),
     (
         'COURSE_KIT_DATA_DIR=data/full .venv/bin/course-kit report run e_caltech101 '
