@@ -50,15 +50,13 @@ def check_type(owner: str, name: str, value, kind: str, low=None):
         )
     # NumPy's numbers too (e.g. from a sweep's random draws)
     wanted = numbers.Integral if kind == 'int' else numbers.Real
+    accepted = ('a whole number' if kind == 'int' else 'a number') + ('' if low is None else f' >= {low}')
     if isinstance(value, bool) or not isinstance(value, wanted) or (kind == 'number' and value != value):
-        accepted = 'a whole number' if kind == 'int' else 'a number'
-        if low is not None:
-            accepted += f' >= {low}'
         raise SettingsError(
             f'{owner} {name}={value!r} ({type(value).__name__})', fix=f'{name} accepts {accepted}'
         )
     if low is not None and value < low:
-        raise SettingsError(f'{owner} {name}={value!r}', fix=f'{name} accepts a value >= {low}')
+        raise SettingsError(f'{owner} {name}={value!r}', fix=f'{name} accepts {accepted}')
 
 # %% ../nbs/05_recipe.ipynb #rc05prec
 PRECISIONS = ('bf16', 'fp16', 'fp32')  # the precisions a recipe (and a report's parameter) may ask for

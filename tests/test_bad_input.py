@@ -269,17 +269,65 @@ def test_model_against_data(small, model, message):
 @pytest.mark.parametrize(
     'fields, message',
     [
-        (dict(epochs=2.5), 'epochs accepts a whole number'),
-        (dict(lr='0.01'), 'lr accepts a number'),
-        (dict(lr=slice(1e-5, 1e-3)), 'lr_mult=hi/lo'),
-        (dict(phases=[Phase(epochs=0)]), 'epochs accepts a value >= 1'),
-        (dict(validate_every=0), 'validate_every accepts a value >= 1'),
-        (dict(weight_decay=-1), 'weight_decay accepts a value >= 0'),
+        (dict(epochs=2.5), 'Recipe epochs=2.5 (float)\n  -> epochs accepts a whole number >= 1'),
+        (dict(epochs=True), 'Recipe epochs=True (bool)\n  -> epochs accepts a whole number >= 1'),
+        (dict(epochs=0), 'Recipe epochs=0\n  -> epochs accepts a whole number >= 1'),
+        (dict(lr='0.01'), "Recipe lr='0.01' (str)\n  -> lr accepts a number"),
+        (dict(lr=0), 'Recipe lr=0\n  -> lr accepts a number > 0'),
+        (dict(lr=float('nan')), 'Recipe lr=nan (float)\n  -> lr accepts a number'),
+        (
+            dict(lr=slice(1e-5, 1e-3)),
+            "Recipe lr=slice(1e-05, 0.001, None): the kit does not take fastai's slice(lo, hi)\n"
+            '  -> give one number for the last group and lr_mult=hi/lo for layer-wise rates '
+            '(Recipe(lr=hi, lr_mult=hi/lo))',
+        ),
+        (dict(phases=[Phase(epochs=0)]), 'Phase epochs=0\n  -> epochs accepts a whole number >= 1'),
+        (
+            dict(phases=[Phase(2.0, 'all')]),
+            'Phase epochs=2.0 (float)\n  -> epochs accepts a whole number >= 1',
+        ),
+        (dict(phases=[Phase(2, 'head', lr=-1)]), 'Phase lr=-1\n  -> lr accepts a number >= 0'),
+        (
+            dict(phases=[3]),
+            'phase 3 is neither a Phase nor a dict\n'
+            "  -> write phases=[Phase(epochs=2, trainable='head'), ...]",
+        ),
+        (
+            dict(phases=[dict(epochs=2, train='head')]),
+            "unknown phase field 'train'\n  -> did you mean 'trainable'? accepted: epochs, lr, trainable",
+        ),
+        (dict(validate_every=0), 'Recipe validate_every=0\n  -> validate_every accepts a whole number >= 1'),
+        (dict(weight_decay=-1), 'Recipe weight_decay=-1\n  -> weight_decay accepts a number >= 0'),
+        (dict(momentum=-0.1), 'Recipe momentum=-0.1\n  -> momentum accepts a number >= 0'),
+        (
+            dict(optimizer='adamm'),
+            "unknown optimizer 'adamm'\n  -> did you mean 'adam'? accepted: adam, adamw, sgd",
+        ),
+        (
+            dict(schedule='cosine'),
+            "unknown schedule 'cosine'\n  -> accepted: constant, exponential, one_cycle, plateau, step",
+        ),
+        (dict(precision='fp8'), "unknown precision 'fp8'\n  -> accepted: bf16, fp16, fp32"),
     ],
 )
 def test_recipe_types(fields, message):
-    with pytest.raises(SettingsError, match=message):
+    """Each wrong field is refused with its whole message: the owner, the field, the value given and what
+    is accepted."""
+    with pytest.raises(CourseKitError) as error:
         Recipe(**fields)
+    assert str(error.value) == message
+
+
+def test_recipe_fields_become_plain_numbers_and_defaults_follow_the_schedule():
+    recipe = Recipe(epochs=np.int64(3), lr=1, phases=[dict(epochs=3, trainable='head', lr=np.float32(0.5))])
+    assert type(recipe.epochs) is int and type(recipe.lr) is float and recipe.lr == 1.0
+    assert recipe.phases == [Phase(3, 'head', 0.5)] and type(recipe.phases[0].epochs) is int
+    assert (Recipe(schedule='step').gamma, Recipe(schedule='exponential').gamma, Recipe().gamma) == (
+        0.1,
+        0.95,
+        None,
+    )
+    assert Recipe(schedule='step', gamma=0.5).gamma == 0.5
 
 
 @pytest.mark.parametrize(
