@@ -28,6 +28,9 @@ def main():
     parser.add_argument('--reports', default=','.join(REPORTS))
     parser.add_argument('--data', default=str(ROOT / 'data' / 'full'), help='where the full-size data goes')
     parser.add_argument('--out', default=str(ROOT / 'reports' / '_out' / 'rehearsal'))
+    parser.add_argument(
+        '--table-only', action='store_true', help='no run: the table of the runs already in --out'
+    )
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / 'cifar-10-batches-py').exists():
@@ -37,7 +40,7 @@ def main():
     command = [str(BIN / 'course-kit'), 'report', 'run', *names, '--profile', 'full', '--force']
     command += ['-p', 'rehearse', str(args.rehearse), '-p', 'epoch_scale', str(args.epoch_scale)]
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT)
+    returncode = 0 if args.table_only else subprocess.run(command, env=env, cwd=ROOT).returncode
     wall = time.perf_counter() - start
     lines = []
     for name in names:
@@ -61,13 +64,16 @@ def main():
                 f'{full:,} | {hours:.1f} |'
             )
     load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
+    ran = f'Exit status {returncode}, {wall / 60:.0f} min in all'
+    if args.table_only:
+        ran = 'The table of the last run of each report in the output folder (`--table-only`)'
     head = f"""
 ## Rehearsal of the `full` profiles on this CPU ({time.strftime('%Y-%m-%d')})
 
 `benchmarks/bench_rehearsal.py --rehearse {args.rehearse} --epoch-scale {args.epoch_scale}`: every report's
 `full` profile on full-size fixtures in the real formats (`course-kit fixtures --full-size`), every epoch cut
 to {args.rehearse} training batch(es), the recipes' epochs times {args.epoch_scale}.
-Exit status {done.returncode}, {wall / 60:.0f} min in all, on {os.cpu_count()} CPU cores.
+{ran}, on {os.cpu_count()} CPU cores.
 Load average after: {load}.
 """
     legend = """

@@ -167,14 +167,12 @@ def get_predictions(
     for k, v in kept.items():
         if v is not None:
             setattr(recorder, k, v)
-    probs = probs.float().cpu()
-    return Predictions(
-        probs,
-        probs.argmax(dim=1),
-        targets.cpu(),
-        getattr(data, 'classes', None),
-        getattr(data, 'names', None),
-    )
+    probs, names = probs.float().cpu(), getattr(data, 'names', None)
+    rehearsal = getattr(learn, 'rehearsal', None)  # a rehearsal predicts the first images only
+    if rehearsal is not None:
+        probs, targets = probs[: rehearsal.images], targets[: rehearsal.images]
+        names = None if names is None else names[: rehearsal.images]
+    return Predictions(probs, probs.argmax(dim=1), targets.cpu(), getattr(data, 'classes', None), names)
 
 # %% ../nbs/07_evaluate.ipynb #hb11inputs
 def as_predictions(

@@ -79,23 +79,31 @@ def sample_images(dls, n: int = 2) -> torch.Tensor:
 
 # %% ../nbs/06_learner.ipynb #ln41rehe
 class Rehearsal(Callback):
-    """Stops each epoch after `batches` training and `batches // 2` (at least 1) validation batches; times
-    the training batches."""
+    """Stops each epoch after `batches` training and `batches // 2` (at least 1) validation batches, and a
+    prediction once it has `images` images (`get_predictions` keeps exactly that many: the same images for
+    every model, whatever its batch size); times the training batches."""
 
     order = 95  # after the recorder and the metrics have seen the batch
 
-    def __init__(self, batches: int):
+    def __init__(self, batches: int, images: int = 256):
         self.batches = batches
+        self.images = images
         self.seconds = []  # the time of each training batch (forward, backward, step)
 
     def before_batch(self):
         self.started = time.perf_counter()
+        if self.iter == 0:
+            self.seen = 0
 
     def after_batch(self):
+        self.seen += len(self.yb[0]) if self.yb else 0
         if self.training:
             self.seconds.append(time.perf_counter() - self.started)
             if self.iter + 1 >= self.batches:
                 raise CancelTrainException()
+        elif hasattr(self.learn, 'gather_preds'):  # a prediction (fastai's GatherPredsCallback)
+            if self.seen >= self.images:
+                raise CancelValidException()
         elif self.iter + 1 >= max(1, self.batches // 2):
             raise CancelValidException()
 
