@@ -107,6 +107,14 @@ class Rehearsal(Callback):
         elif self.iter + 1 >= max(1, self.batches // 2):
             raise CancelValidException()
 
+    # fastai's Recorder drops the numbers of a cancelled part of an epoch; a rehearsal's short epoch keeps
+    # them (the schedules, early stopping and the best checkpoint read them), so the flags are put back
+    def after_cancel_train(self):
+        self.learn.recorder.cancel_train = False
+
+    def after_cancel_validate(self):
+        self.learn.recorder.cancel_valid = False
+
 # %% ../nbs/06_learner.ipynb #5221322f
 @familiar_names
 def make_learner(
