@@ -77,7 +77,9 @@ to {args.rehearse} training batch(es), the recipes' epochs times {args.epoch_sca
 Load average after: {load}.
 """
     legend = """
-*Host peak* is the report kernel's peak resident memory so far (measured). *GPU estimate* is the kit's
+*Host peak* is the report kernel's peak resident memory so far (measured). On a CPU the training itself
+runs in host memory, so it includes what a GPU would hold (the GPU estimate, activations above all); what
+stays on the host of a GPU machine is about host peak minus GPU estimate. *GPU estimate* is the kit's
 estimate of what the run needs on a GPU at the writeup's batch size (data on the device, weights, gradients,
 optimiser, one batch of activations). *s/batch* is the median training batch here. *full batches* is what
 the full run trains (the writeup's epochs). *projected hours* is their product: a projection for this CPU,

@@ -26,10 +26,24 @@ def run(args, env_extra=None, **kw):
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, **kw)
 
 
+def scratch(tmp_path) -> dict:
+    "The environment that sends report output and runs to `tmp_path` instead of reports/_out and runs/."
+    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
+
+
 @pytest.fixture
 def out_env(tmp_path):
     "Send report output to a temporary folder instead of reports/_out."
-    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
+    return scratch(tmp_path)
+
+
+def rows(out) -> dict:
+    "(report, experiment) -> (status, epochs, dataset, reproduced) from a batch's summary.json."
+    found = json.loads((out / 'summary.json').read_text())['rows']
+    return {
+        (r['report'], r['experiment']): (r['status'], r['epochs'], r['dataset'], r['reproduced'])
+        for r in found
+    }
 
 
 def read_metrics(folder):

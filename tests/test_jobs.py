@@ -4,23 +4,10 @@ cluster (tests/slurm_cluster.py) and the refusals that come before anything runs
 import json
 import os
 
-from conftest import BIN, ROOT, run
+from conftest import BIN, ROOT, rows, run, scratch
 
 CLI = str(BIN / 'course-kit')
 REPORTS = ['a_ensemble', 'b_cifar100', 'c_digit_sum', 'd_cifar10', 'e_caltech101']
-
-
-def scratch(tmp_path):
-    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
-
-
-def rows(out):
-    "(report, experiment) -> (status, epochs, dataset, reproduced) from a batch's summary.json."
-    found = json.loads((out / 'summary.json').read_text())['rows']
-    return {
-        (r['report'], r['experiment']): (r['status'], r['epochs'], r['dataset'], r['reproduced'])
-        for r in found
-    }
 
 
 def test_gpus_on_a_machine_without_them_are_refused_before_anything_runs(tmp_path):

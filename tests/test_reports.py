@@ -3,7 +3,7 @@
 import json
 import re
 import pytest
-from conftest import BIN, ROOT, run
+from conftest import BIN, ROOT, rows, run, scratch
 
 CLI = str(BIN / 'course-kit')
 REPORTS = ['a_ensemble', 'b_cifar100', 'c_digit_sum', 'd_cifar10', 'e_caltech101']
@@ -202,19 +202,6 @@ def test_every_smoke_row_says_it_trained_in_fp32_on_a_cpu(smoke):
     for r in json.loads((out / 'summary.json').read_text())['rows']:
         if r['epochs']:
             assert 'fp32' in r['note'], (r['report'], r['experiment'], r['note'])
-
-
-def scratch(tmp_path):
-    return {'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'), 'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs')}
-
-
-def rows(out):
-    "(report, experiment) -> (status, epochs, dataset, reproduced) from a batch's summary.json."
-    found = json.loads((out / 'summary.json').read_text())['rows']
-    return {
-        (r['report'], r['experiment']): (r['status'], r['epochs'], r['dataset'], r['reproduced'])
-        for r in found
-    }
 
 
 def test_the_local_executor_gives_the_rows_of_an_in_process_run(smoke, tmp_path):
