@@ -7,6 +7,7 @@ Docs: https://course-kit.github.io/course_kit/learner.html.md"""
 
 # %% ../nbs/06_learner.ipynb #2ea568b3
 from __future__ import annotations
+import math
 import time
 
 import torch
@@ -25,7 +26,14 @@ from course_kit.core import (
 from .data import DeviceLoader
 from .transfer import child_splitter
 from .models import check_model_fits
-from .recipe import Recipe, ChannelsLast, opt_func, recipe_callbacks, training_precision
+from course_kit.recipe import (
+    Recipe,
+    ChannelsLast,
+    EarlyStopping,
+    opt_func,
+    recipe_callbacks,
+    training_precision,
+)
 from fastcore.foundation import L
 from fastai.learner import Learner
 from fastcore.basics import patch
@@ -89,6 +97,12 @@ class Rehearsal(Callback):
         self.batches = batches
         self.images = images
         self.seconds = []  # the time of each training batch (forward, backward, step)
+
+    def before_fit(self):
+        for cb in self.learn.cbs:
+            if isinstance(cb, EarlyStopping) and cb.patience != math.inf:
+                cb.patience = math.inf  # a rehearsal runs every epoch: its numbers mean nothing to stop on
+                print('a rehearsal runs every epoch of the recipe: early stopping is off')
 
     def before_batch(self):
         self.started = time.perf_counter()
