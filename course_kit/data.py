@@ -404,12 +404,17 @@ class DeviceLoader(FastaiParts):
                 index = self.my_share(index, order)
             yield self.batch(index, generator)
 
+    def served(self, index: torch.Tensor) -> torch.Tensor:
+        "The uint8 images at `index`, at the size the loader serves them."
+        x = self.images[index]
+        if self.data.size is not None and tuple(x.shape[-2:]) != tuple(self.data.size):
+            x = resized_bytes(x, self.data.size)  # a large set is resized per batch, on the device
+        return x
+
     def batch(self, index: torch.Tensor, generator: torch.Generator):
         "The batch of the images at `index`: to float in [0, 1], augmented, normalised."
         on_bytes = getattr(self.augment, 'on_bytes', False)
-        x = self.images[index]  # uint8
-        if self.data.size is not None and tuple(x.shape[-2:]) != tuple(self.data.size):
-            x = resized_bytes(x, self.data.size)  # a large set is resized per batch, on the device
+        x = self.served(index)
         if self.augment is not None and on_bytes:
             x = self.augment(x, generator=generator)
         x = x.float().div_(255)

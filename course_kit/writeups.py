@@ -115,7 +115,7 @@ class SevenCopies(DeviceLoader):
         n = len(self.data)
         order = torch.randperm(n * (len(self.augments) + 1), generator=self.generator).to(self.device)
         for index in order.split(self.batch_size):
-            x = view_of(self.images[index % n].float().div_(255), index // n, self.augments, self.generator)
+            x = view_of(self.served(index % n).float().div_(255), index // n, self.augments, self.generator)
             if self.mean is not None:
                 x = (x - self.mean) / self.std
             yield x, self.labels[index % n]

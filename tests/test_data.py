@@ -352,3 +352,13 @@ def test_two_shards_cover_an_epoch_once_each_with_augmentations_of_its_own():
         flipped.append([not torch.equal(a, o) for a, o in zip(x, original)])
     assert flipped[0] != flipped[1]  # each process draws its own flips
     assert 0 < sum(flipped[0]) < 20
+
+
+def test_report_b_seven_copies_of_a_set_resized_per_batch():
+    "A set too large to copy at the training size is served resized, batch by batch: SevenCopies too."
+    data = distinct_images(4, size=8)
+    large = ImageSet(data.images, data.labels, data.classes, size=(16, 16))  # stored at 8, served at 16
+    ((x, _),) = list(SevenCopies(large, report_b_augments(16), batch_size=28, device='cpu'))
+    assert x.shape == (28, 3, 16, 16)
+    resized = TF.resize(data.images.float(), [16, 16], antialias=True).round().clamp(0, 255) / 255
+    assert sum(any(torch.allclose(v, r) for r in resized) for v in x) == 4  # each image once as it is
