@@ -275,6 +275,7 @@ def plot_sweep(
     title: str = '',
 ):
     "The metric of every trial against each hyperparameter."
+    table = table.reset_index(drop=True)  # the trials of two stages, concatenated, repeat their labels
     fig, axes = plt.subplots(1, len(params), figsize=(3.4 * len(params), 3), squeeze=False, sharey=True)
     for ax, param in zip(axes.flat, params):
         column = table[param]
