@@ -53,7 +53,7 @@ def main():
         for experiment, status in statuses.items():
             need = metrics.get('needs', {}).get(experiment)
             if need is None:
-                lines.append(f'| {name} | {experiment} | {status} | | | | |')
+                lines.append(f'| {name} | {experiment} ({status}) | - | - | - | - | - |')
                 continue
             memory, times = need['memory'], need['rehearsal'] or {}
             full = round(times.get('full_batches', 0) / args.epoch_scale)
