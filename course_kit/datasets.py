@@ -22,6 +22,7 @@ import torchvision
 from course_kit.core import (
     BadDataError,
     DataNotFoundError,
+    SettingsError,
     Settings,
     get_settings,
     unknown_name,
@@ -382,14 +383,20 @@ def idx_root(name: str, root, settings) -> Path:
 
         def unpack(tmp):
             with gzip.open(folder / f'{f}.gz') as packed, open(tmp, 'wb') as out:
-                shutil.copyfileobj(packed, out)
+                try:
+                    shutil.copyfileobj(packed, out)
+                except (gzip.BadGzipFile, EOFError) as e:  # the file read; a folder not written is not this
+                    raise BadDataError(
+                        f'{folder / f"{f}.gz"} is not a readable gzip file ({e})',
+                        fix=f'fetch it again from {source.url}',
+                    ) from None
 
         try:
             atomic_write(target / f, unpack)
-        except (OSError, EOFError) as e:
-            raise BadDataError(
-                f'{folder / f"{f}.gz"} is not a readable gzip file ({e})',
-                fix=f'fetch it again from {source.url}',
+        except OSError as e:
+            raise SettingsError(
+                f'cannot unpack {source.title} into {target} ({e.strerror})',
+                fix='set data_dir (or COURSE_KIT_DATA_DIR) to a folder you can write to',
             ) from None
     return target.parent.parent
 

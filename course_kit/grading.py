@@ -215,6 +215,7 @@ def run_cells(cells: list, scratch: Path, timeout: int, memory_mb: int) -> tuple
         MPLCONFIGDIR=str(scratch / '.matplotlib'),
         COURSE_KIT_RUNS_DIR=str(scratch / 'runs'),
         COURSE_KIT_REPORTS_OUT=str(scratch / 'out'),
+        COURSE_KIT_DATA_DIR=str(scratch / 'data'),  # data unpacked or cached for this notebook only
     )
     try:
         client.execute(cwd=str(scratch), env=env)

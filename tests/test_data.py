@@ -11,7 +11,7 @@ from conftest import need
 import torch
 from PIL import Image
 
-from course_kit.core import BadDataError, DataNotFoundError, UnknownNameError, get_settings
+from course_kit.core import BadDataError, CourseKitError, DataNotFoundError, UnknownNameError, get_settings
 from course_kit.data import DeviceLoader
 from course_kit.datasets import cifar10_splits, cifar100_splits, fashion_mnist_splits, resolve_data
 from course_kit.folders import image_folder_splits, caltech101_splits, open_rgb, get_splits
@@ -362,3 +362,13 @@ def test_report_b_seven_copies_of_a_set_resized_per_batch():
     assert x.shape == (28, 3, 16, 16)
     resized = TF.resize(data.images.float(), [16, 16], antialias=True).round().clamp(0, 255) / 255
     assert sum(any(torch.allclose(v, r) for r in resized) for v in x) == 4  # each image once as it is
+
+
+def test_unpacking_into_a_folder_that_cannot_be_written_says_so(tmp_path):
+    "Not 'a damaged gzip file': the folder is the problem, and the error names the setting to change."
+    system = Path('/usr/share/datasets/fashion-mnist')
+    need(system.exists(), "Debian's dataset-fashion-mnist (make installs it)")
+    locked = get_settings(data_dir='/sys/course_kit_data')  # root cannot write there either
+    with pytest.raises(CourseKitError) as error:
+        fashion_mnist_splits(system, settings=locked)
+    assert '/sys/course_kit_data' in str(error.value) and 'gzip' not in str(error.value)
