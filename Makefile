@@ -4,6 +4,10 @@
 
 PYTHON ?= python3
 VENV   := .venv
+# LOCK=1 (default): install the exact versions of constraints.txt, those `make test` last passed with.
+# LOCK=0: install from the wide ranges of pyproject.toml (a GPU machine with its own torch, `make check-latest`).
+LOCK   ?= 1
+PIN    := $(if $(filter 1,$(LOCK)),-c constraints.txt)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-kit-installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
@@ -17,7 +21,8 @@ LAB_ARGS = --notebook-dir=. --ip=127.0.0.1 --ServerApp.default_url=/lab/tree/nbs
            --LabApp.expose_app_in_browser=True $(if $(filter 0,$(shell id -u)),--allow-root)
 LAB_EXTRA ?=
 
-.PHONY: demo test lint test-lessons setup install data browser export lab student clean-out readme mutate
+.PHONY: demo test lint test-lessons setup install data browser export lab student clean-out readme mutate \
+        site lock check-latest
 
 demo: setup export
 	$(BIN)/course-kit report run quickstart
@@ -40,16 +45,18 @@ setup: install data
 
 # The virtual environment, the package (editable, with dev extras) and a Jupyter kernel spec named
 # `course-kit` inside the venv, so papermill and JupyterLab find it. Installed again only when
-# pyproject.toml's content changes (nbdev-export rewrites the file with the same content).
+# pyproject.toml, constraints.txt or LOCK change (nbdev-export rewrites pyproject.toml with the same content).
+# $(VENV)/.course-kit-lock says which way it was installed (tests/test_lock.py reads it).
 install:
-	@want="$$(sha256sum pyproject.toml | cut -c1-16)"; \
+	@want="$$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16) LOCK=$(LOCK)"; \
 	if [ -x $(BIN)/python ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then \
 	  echo "install: $(VENV) is up to date with pyproject.toml"; \
 	else \
 	  set -e; \
 	  test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/python -m pip install --upgrade pip; \
-	  $(BIN)/python -m pip install -e '.[dev]'; \
+	  $(BIN)/python -m pip install $(PIN) -e '.[dev]'; \
+	  echo $(LOCK) > $(VENV)/.course-kit-lock; \
 	  $(BIN)/python -m ipykernel install --sys-prefix --name course-kit --display-name course-kit; \
 	  echo "$$want" > $(STAMP); \
 	fi
@@ -81,6 +88,28 @@ lab: setup
 # Student copies of the lessons in student/ (git-ignored): solutions replaced by stubs, checks kept.
 student: install
 	$(BIN)/course-kit student
+
+# The course site: lessons (run, exercises stripped), the committed reports, the API reference. Offline.
+site: install
+	$(BIN)/python docs/build.py
+
+# constraints.txt anew: a fresh environment from pyproject.toml's ranges, frozen. Then `make test`, and commit.
+lock:
+	@tmp="$$(mktemp -d)"; set -e; \
+	$(PYTHON) -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$tmp/venv/bin/python" -m pip install --quiet -e '.[dev]'; \
+	"$$tmp/venv/bin/python" -m pip freeze --exclude-editable | "$$tmp/venv/bin/python" .ci/lock.py --write; \
+	rm -rf "$$tmp"
+
+# What students would get today: a clone of the last commit, installed with the newest versions the ranges
+# allow (LOCK=0), and every test. Run it on a schedule; it ends with the versions that moved past the lock.
+LATEST ?= /tmp/course-kit-latest
+check-latest:
+	rm -rf $(LATEST)
+	git clone --quiet . $(LATEST)
+	$(MAKE) -C $(LATEST) test LOCK=0
+	$(LATEST)/$(BIN)/python -m pip freeze --exclude-editable | $(BIN)/python .ci/lock.py --diff
 
 clean-out:
 	rm -rf reports/_out

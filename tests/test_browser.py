@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 import pytest
@@ -274,3 +275,62 @@ def test_report_index_and_page_read_well(browser, reports_out):
     assert str(ROOT) not in page and str(reports_out) not in page, 'a local absolute path on the report page'
     assert 'run = ReportRun(' not in page, 'the report page shows its code'
     browser.save_screenshot(str(SHOTS / 'report_d.png'))
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    "The course site as `make site` builds it, into a temporary folder."
+    out = tmp_path_factory.mktemp('site')
+    result = run([str(BIN / 'python'), 'docs/build.py', '--out', str(out)])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def broken_links(driver) -> list:
+    "The links of the page into the site (file:// URLs) whose file, or anchor in it, does not exist."
+    broken = []
+    for href in driver.execute_script('return Array.from(document.links).map(a => a.href)'):
+        url = urllib.parse.urlparse(href)
+        if url.scheme != 'file':
+            continue
+        path = Path(urllib.parse.unquote(url.path))
+        if not path.is_file():
+            broken.append(href)
+        elif url.fragment and path.suffix == '.html' and f'id="{url.fragment}"' not in path.read_text():
+            broken.append(href)
+    return broken
+
+
+def solution_lines(lesson: str) -> set:
+    "Lines of a lesson's reference solutions that appear nowhere else in it: none may reach the site."
+    cells = json.loads((ROOT / 'nbs' / f'{lesson}.ipynb').read_text())['cells']
+    code = '\n'.join(''.join(cell['source']) for cell in cells if cell['cell_type'] == 'code')
+    solutions = re.findall(r'### BEGIN SOLUTION[^\n]*\n(.*?)### END SOLUTION', code, re.S)
+    rest = re.sub(r'### BEGIN SOLUTION.*?### END SOLUTION', '', code, flags=re.S)
+    lines = {line.strip() for block in solutions for line in block.splitlines()}
+    return {line for line in lines if len(line) >= 20 and line not in rest}
+
+
+@pytest.mark.parametrize(
+    'page, lesson, figures',
+    [('data.html', '01_data', 2), ('reports.html', None, 0), ('api/data.html', None, 0)],
+)
+def test_site_page_reads_well(browser, site, page, lesson, figures):
+    browser.get((site / page).as_uri())  # from the file system, no server
+    total, loaded = images_loaded(browser)
+    assert total >= figures and loaded == total, f'{page}: {loaded} of {total} images load'
+    assert not broken_links(browser), f'{page}: broken links {broken_links(browser)}'
+    text = browser.find_element(By.TAG_NAME, 'body').text
+    assert 'Lessons' in text and 'Reports' in text and 'API reference' in text, 'the course menu is missing'
+    wide = browser.execute_script(
+        "return Array.from(document.querySelectorAll('pre')).filter(p => p.scrollWidth > p.clientWidth + 2)"
+        '.length'
+    )
+    assert wide == 0, f'{page}: {wide} code blocks scroll sideways'
+    if lesson:
+        shown = browser.execute_script('return document.body.innerText')  # code as read, not as marked up
+        assert solution_lines(lesson), 'the lesson has no solutions to look for'
+        leaked = [line for line in solution_lines(lesson) if line in shown]
+        assert not leaked, f'{page} shows the reference solution: {leaked[:3]}'
+        assert 'raise NotImplementedError' in text, f'{page}: no exercise stub'
+    browser.save_screenshot(str(SHOTS / f'site_{page.replace("/", "_")}.png'))

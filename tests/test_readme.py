@@ -17,6 +17,9 @@ README = (ROOT / 'README.md').read_text()
 NOT_RUN = {
     'make test': 'it is the command running these tests',
     'make lab': 'it starts a server and waits (tests/test_browser.py starts JupyterLab the same way)',
+    'make install LOCK=0': 'it would change the environment these tests run in (make check-latest runs it)',
+    'make lock': 'it rewrites constraints.txt (tests/test_lock.py checks the file is current)',
+    'make check-latest': 'it runs these tests again in a fresh clone (about 45 minutes)',
     '.venv/bin/course-kit fixtures --full-size data/full': (
         '0.7 GB of data (tests/test_rehearsal.py writes them at 0.1 of the size)'
     ),
