@@ -28,6 +28,7 @@ html_theme_options = {
     'repository_url': 'https://github.com/course-kit/course_kit',
     'use_repository_button': False,  # offline: no icons or buttons that need the network
     'show_toc_level': 2,
+    'use_download_button': False,  # the sources are not copied (html_copy_source)
 }
 html_show_sourcelink = False
 html_copy_source = False
