@@ -34,8 +34,8 @@ test: setup browser lint
 # Students read this code: ruff's formatting and its checks (one statement per line, the line length in
 # pyproject.toml, unused imports). course_kit/ is formatted where it is written, in nbs/.
 lint: install
-	$(BIN)/ruff format --check nbs reports tests benchmarks
-	$(BIN)/ruff check nbs reports course_kit tests benchmarks
+	$(BIN)/ruff format --check nbs reports tests benchmarks docs .ci
+	$(BIN)/ruff check nbs reports course_kit tests benchmarks docs .ci
 
 # Every lesson, top to bottom, with Run All in JupyterLab in a real browser (make test does three of them).
 test-lessons: setup browser

@@ -333,4 +333,7 @@ def test_site_page_reads_well(browser, site, page, lesson, figures):
         leaked = [line for line in solution_lines(lesson) if line in shown]
         assert not leaked, f'{page} shows the reference solution: {leaked[:3]}'
         assert 'raise NotImplementedError' in text, f'{page}: no exercise stub'
+        module = (ROOT / 'course_kit' / f'{lesson.split("_", 1)[1]}.py').read_text()
+        link = re.search(r'Docs: https://course-kit\.github\.io/course_kit/(\S+?)"', module).group(1)
+        assert (site / link).is_file(), f"the module docstring's Docs link, {link}, is not on the site"
     browser.save_screenshot(str(SHOTS / f'site_{page.replace("/", "_")}.png'))
