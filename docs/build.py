@@ -61,7 +61,12 @@ def code_key(lesson: Path) -> str:
 def execute(lesson: Path) -> str:
     "Run one lesson in a fresh kernel, in `nbs/` as nbdev-test does, into the cache. Returns an error or ''."
     notebook = nbformat.read(lesson, as_version=4)
-    client = NotebookClient(notebook, timeout=900, resources={'metadata': {'path': str(LESSONS)}})
+    client = NotebookClient(
+        notebook,
+        timeout=900,
+        resources={'metadata': {'path': str(LESSONS)}},
+        extra_arguments=['--log-level=ERROR'],  # the kernel's own warnings are not the lesson's
+    )
     try:
         client.execute()
     except CellExecutionError as error:
