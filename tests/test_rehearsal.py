@@ -50,3 +50,18 @@ def test_a_rehearsal_runs_the_full_profile_on_a_cpu_and_says_so(full_data, tmp_p
     page = (tmp_path / 'out' / 'e_caltech101' / 'e_caltech101.html').read_text()
     assert 'projected_hours_here' in page and 'a rehearsal' in page
     assert 'skipped 1' in page or 'skipped 1' in done.stdout + page  # the truncated JPEG, named and skipped
+
+
+def test_a_rehearsal_of_report_b_writes_its_submission_and_figures(full_data, tmp_path):
+    "Report B's last cells use the test predictions: a rehearsal predicts 256 of the test images, not all."
+    env = {
+        'COURSE_KIT_REPORTS_OUT': str(tmp_path / 'out'),
+        'COURSE_KIT_RUNS_DIR': str(tmp_path / 'runs'),
+        'COURSE_KIT_DATA_DIR': str(full_data),
+    }
+    command = [CLI, 'report', 'run', 'b_cifar100', '--profile', 'full', '-p', 'rehearse', '1']
+    done = run([*command, '-p', 'epoch_scale', '0.1', '-p', 'experiments', 'step 1'], env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = tmp_path / 'out' / 'b_cifar100'
+    assert len((out / 'submission.csv').read_text().splitlines()) == 1 + 256
+    assert (out / 'predictions.png').stat().st_size > 10_000
