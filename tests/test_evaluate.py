@@ -9,12 +9,17 @@ from course_kit.core import BadDataError
 from course_kit.evaluate import (
     Accuracy,
     Predictions,
+    get_predictions,
     majority_vote,
     mean_probabilities,
     per_class_accuracy,
     roc_curves,
     top_k_accuracy,
 )
+from course_kit.data import get_dls
+from course_kit.learner import Rehearsal, make_learner
+from course_kit.models import get_model
+from course_kit.recipe import Recipe
 from course_kit.submissions import check_submission, write_kaggle_csv, write_label_list
 
 
@@ -115,3 +120,69 @@ def test_checker_rejects_malformed_files(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(BadDataError, match=message):
         check_submission(path, range(3), n_classes=10)
+
+
+@pytest.fixture(scope='module')
+def learn(small):
+    "An untrained tiny CNN on 32 validation and 32 test digits (batches of 8): its learner."
+    torch.manual_seed(0)
+    model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16))
+    return make_learner(get_dls(small, batch_size=8, device='cpu'), model, Recipe(epochs=1), progress=False)
+
+
+def by_hand(learn, data) -> torch.Tensor:
+    "The model's softmax on the normalised images, one forward pass: what get_predictions must give."
+    dl = learn.dls.valid
+    batches = [xb for xb, _ in dl.new(data, shuffle=False)] if data is not None else [xb for xb, _ in dl]
+    learn.model.eval()
+    with torch.no_grad():
+        return torch.cat([learn.model(xb).softmax(dim=1) for xb in batches])
+
+
+def test_predictions_of_the_valid_set_equal_a_forward_pass(learn, small):
+    learn.recorder.values = [['kept']]  # get_preds empties the history: get_predictions puts it back
+    found = get_predictions(learn)
+    assert torch.allclose(found.probs, by_hand(learn, None), atol=1e-6)
+    assert torch.equal(found.preds, found.probs.argmax(dim=1))
+    assert torch.equal(found.targets, small.valid.labels)
+    assert found.classes == small.valid.classes and len(found.probs) == 32
+    assert learn.recorder.values == [['kept']]
+
+
+def test_predictions_of_an_unlabelled_set(learn, small):
+    hidden = small.test.subset(range(32))
+    hidden.labels = torch.full_like(hidden.labels, -1)
+    hidden.names = [f'img_{i}.png' for i in range(32)]
+    found = get_predictions(learn, learn.dls.valid.new(hidden, shuffle=False))
+    assert torch.allclose(found.probs, by_hand(learn, hidden), atol=1e-6)
+    assert found.targets.tolist() == [-1] * 32 and found.names == hidden.names
+
+
+def test_a_rehearsal_predicts_its_first_images(learn, small):
+    learn.rehearsal = Rehearsal(batches=1, images=12)
+    try:
+        data = small.test.subset(range(32))
+        data.names = [f'img_{i}.png' for i in range(32)]
+        found = get_predictions(learn, learn.dls.valid.new(data, shuffle=False))
+    finally:
+        del learn.rehearsal
+    assert len(found.probs) == len(found.targets) == 12 and found.names == data.names[:12]
+    assert torch.equal(found.targets, data.labels[:12])
+
+
+def test_metric_defaults_and_absent_classes():
+    probs = torch.tensor([[0.30, 0.25, 0.20, 0.12, 0.08, 0.05]] * 2)
+    targets = torch.tensor([4, 5])  # 5th and 6th most likely: top-5 finds one, top-6 both
+    assert top_k_accuracy(probs, targets) == 0.5
+    # class 3 has no image: NaN in its place, not dropped (the array has one value per class)
+    found = per_class_accuracy(torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 2]), n_classes=4)
+    assert found[:3].tolist() == [1.0, 0.5, 1.0] and np.isnan(found[3])
+
+
+def test_a_vote_of_different_lengths_is_refused():
+    with pytest.raises(BadDataError, match=r'different numbers of images: \[2, 3\]'):
+        majority_vote([torch.tensor([1, 2]), torch.tensor([1, 2, 3])])
+
+
+def test_a_vote_ties_to_the_first_model_by_default():
+    assert majority_vote([torch.tensor([1, 0]), torch.tensor([2, 0])]).tolist() == [1, 0]
