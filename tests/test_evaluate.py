@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn import metrics as skm
 
-from course_kit.core import BadDataError
+from course_kit.core import BadDataError, CourseKitError
 from course_kit.evaluate import (
     Accuracy,
     Predictions,
@@ -186,3 +186,69 @@ def test_a_vote_of_different_lengths_is_refused():
 
 def test_a_vote_ties_to_the_first_model_by_default():
     assert majority_vote([torch.tensor([1, 0]), torch.tensor([2, 0])]).tolist() == [1, 0]
+
+
+SCORES = torch.rand(4, 5)
+LONG = torch.zeros(4, dtype=torch.long)
+
+
+@pytest.mark.parametrize(
+    'call, said',
+    [
+        (
+            lambda: Accuracy(5).update(SCORES, torch.zeros(4, 2, dtype=torch.long)),
+            'targets must have shape (N,), got (4, 2)\n  -> pass one true label per image',
+        ),
+        (
+            lambda: Accuracy(5).update(SCORES, torch.zeros(4)),
+            'targets must be integer labels, got torch.float32\n  -> pass class indices, e.g. y.long()',
+        ),
+        (
+            lambda: Accuracy(5).update(torch.rand(4, 3), LONG),
+            "preds has 3 scores per image but there are 5 classes\n  -> check the model's output size",
+        ),
+        (
+            lambda: Accuracy(5).update(torch.full((4, 5), float('nan')), LONG),
+            'preds contains NaN\n  -> the model diverged or its input has NaN; check the loss and the data',
+        ),
+        (
+            lambda: Accuracy(5).update(torch.rand(4), LONG),
+            '1-D preds must be integer labels, got torch.float32\n'
+            '  -> pass labels (long) or scores of shape (N, n_classes)',
+        ),
+        (
+            lambda: Accuracy(5).update(torch.rand(4, 5, 2), LONG),
+            'preds must have shape (N, 5) or (N,), got (4, 5, 2)\n  -> flatten extra dimensions',
+        ),
+        (
+            lambda: Accuracy(5).update(SCORES, torch.zeros(3, dtype=torch.long)),
+            '4 predictions but 3 targets\n  -> pass one prediction per target',
+        ),
+        (
+            lambda: Accuracy(5).update(SCORES, torch.tensor([0, 1, 7, 2])),  # 0 is a label, 7 is not
+            'targets has the label 7, outside 0..4\n  -> check n_classes and the labels',
+        ),
+        (
+            lambda: Accuracy(5).update(torch.tensor([0, 9, 1, 2]), torch.tensor([0, 1, 1, 2])),
+            'preds has the label 9, outside 0..4\n  -> check n_classes and the labels',
+        ),
+        (
+            lambda: roc_curves(np.random.rand(4, 1), np.zeros(4, dtype=int)),
+            'no class has both positive and negative images\n'
+            '  -> evaluate on a set with at least two classes',
+        ),
+        (
+            lambda: majority_vote([]),
+            'an ensemble needs at least one model\n  -> pass a list or dict of predictions',
+        ),
+        (
+            lambda: majority_vote({'a': torch.tensor([1]), 'b': torch.tensor([1])}, tie_break='c'),
+            "unknown tie-break model 'c'\n  -> accepted: a, b",
+        ),
+    ],
+)
+def test_bad_input_is_refused_in_these_words(call, said):
+    "Each refusal, word for word: what is wrong, with the value, and the fix."
+    with pytest.raises(CourseKitError) as refused:
+        call()
+    assert str(refused.value) == said
