@@ -17,7 +17,7 @@ from course_kit.datasets import cifar10_splits, cifar100_splits, fashion_mnist_s
 from course_kit.folders import image_folder_splits, caltech101_splits, open_rgb, get_splits
 from course_kit.fixtures import write_image_folder_fixture, write_cifar_fixture, write_caltech101_fixture
 from course_kit.writeups import digit_sum_splits, SevenCopies, OneView, report_b_augments
-from course_kit.data import ImageSet, digits_set
+from course_kit.data import ImageSet, digits_set, resize_set
 from torchvision.transforms.v2 import functional as TF
 from course_kit.augment import batch_augment
 
@@ -372,3 +372,49 @@ def test_unpacking_into_a_folder_that_cannot_be_written_says_so(tmp_path):
     with pytest.raises(CourseKitError) as error:
         fashion_mnist_splits(system, settings=locked)
     assert '/sys/course_kit_data' in str(error.value) and 'gzip' not in str(error.value)
+
+
+def test_resize_set_equals_torchvision_image_by_image():
+    data = digits_set().subset(range(10))
+    data.names = [f'{i}.png' for i in range(10)]
+    for size, expected in ((16, [16, 16]), ((12, 20), [12, 20]), (3, [3, 3])):  # up and down
+        resized = resize_set(data, size, chunk=3)  # chunks of 3 put back in order
+        by_hand = torch.stack([TF.resize(image, expected, antialias=True) for image in data.images])
+        assert torch.equal(resized.images, by_hand) and resized.images.dtype == torch.uint8
+        assert torch.equal(resized.labels, data.labels) and resized.classes == data.classes
+        assert resized.names == data.names and resized.size is None
+
+
+def test_resize_set_per_batch_keeps_the_bytes_and_the_loader_resizes():
+    data = digits_set().subset(range(10))
+    later = resize_set(data, 16, per_batch=True)
+    assert later.images is data.images and later.size == (16, 16)
+    x, _ = next(iter(DeviceLoader(later, batch_size=4, device='cpu')))
+    by_hand = torch.stack([TF.resize(image, [16, 16], antialias=True) for image in data.images[:4]])
+    assert torch.allclose(x, by_hand.float() / 255, atol=1e-6)
+    again = resize_set(later, 8)  # back to the stored size: served as stored
+    assert again.size is None and again.images is data.images
+
+
+def test_shards_split_each_global_batch_and_augment_apart():
+    "Each process has its own loader, with the same seed: the same order, its slice of every batch."
+    data = digits_set().subset(range(10))
+
+    def loader(**kw):
+        return DeviceLoader(data, batch_size=4, device='cpu', shuffle=True, seed=3, **kw)
+
+    whole = [y for _, y in loader()]
+    parts = [[y for _, y in loader().shard(rank, 2)] for rank in range(2)]
+    for batch, first, second in zip(whole, *parts):
+        padded = torch.cat([first, second])
+        assert torch.equal(padded[: len(batch)], batch)  # rank 0 then rank 1, padding at the end
+
+    def noise(x, generator):
+        return x + torch.rand(x.shape, generator=generator)
+
+    drawn = []
+    for rank in range(2):
+        plain = next(iter(loader().shard(rank, 2)))[0]
+        drawn.append(next(iter(loader(augment=noise).shard(rank, 2)))[0] - plain)
+    assert drawn[0].shape == drawn[1].shape
+    assert not torch.allclose(drawn[0], drawn[1])  # each process augments with a seed of its own
