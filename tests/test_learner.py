@@ -1,6 +1,7 @@
 """Training loop: resume equivalence, checkpoints, schedules, phases (the checks too long or too awkward for
 nbs/06_learner)."""
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,51 @@ def test_channels_last_callback_converts_model_and_batches(small):
     fit(learn, recipe)
     assert seen.seen and learn.model[0][0].weight.is_contiguous(memory_format=torch.channels_last)
     assert not learn.model[0][0].weight.is_contiguous()  # 3 input channels: the two formats differ
+
+
+def test_resume_with_other_data_is_refused_naming_what_changed(small, tmp_path):
+    recipe = Recipe(epochs=1, lr=0.01)
+    run(small, tmp_path, recipe)
+    fewer, relabelled, flipped = (copy.copy(small) for _ in range(3))
+    fewer.train = small.train.subset(range(64))
+    train = small.train
+    relabelled.train = ImageSet(train.images, (train.labels + 1) % 10, train.classes)
+    flipped.train = ImageSet(train.images.flip(-1), train.labels, train.classes)
+    for other, said in ((fewer, 'train: 96 then, 64 now'), (relabelled, 'labels: '), (flipped, 'images: ')):
+        with pytest.raises(CheckpointError, match='was written for other data') as refused:
+            run(other, tmp_path, recipe, resume=True)
+        assert said in str(refused.value) and 'or use another run_dir' in str(refused.value)
+
+
+def test_resume_with_another_number_of_processes_is_refused(small, tmp_path):
+    recipe = Recipe(epochs=1, lr=0.01)
+    run(small, tmp_path, recipe)
+    checkpoint = torch.load(tmp_path / 'last.pt', weights_only=False)
+    checkpoint['processes'] = 2
+    torch.save(checkpoint, tmp_path / 'last.pt')
+    with pytest.raises(CheckpointError) as refused:
+        run(small, tmp_path, recipe, resume=True)
+    assert str(refused.value) == (
+        f'{tmp_path / "last.pt"} was written by 2 process(es), and this run has 1\n'
+        '  -> resume with the same number, e.g. torchrun --nproc_per_node 2'
+    )
+
+
+def test_a_finished_run_goes_on_with_more_epochs_and_nothing_else(small, tmp_path):
+    constant = dict(lr=0.01, schedule='constant')
+    whole = run(small, tmp_path / 'whole', Recipe(epochs=3, **constant))
+    run(small, tmp_path / 'run', Recipe(epochs=2, **constant))
+    more = run(small, tmp_path / 'run', Recipe(epochs=3, **constant), resume=True)
+    assert_same_run(whole, more)  # two epochs, then a third: as three in one go
+    with pytest.raises(CheckpointError) as refused:
+        run(small, tmp_path / 'run', Recipe(epochs=4, lr=0.02, schedule='constant'), resume=True)
+    assert 'changed: epochs, lr) (a finished run can be given more epochs, and nothing else)' in str(
+        refused.value
+    )
+
+
+def test_an_unfinished_run_cannot_change_its_epochs(small, tmp_path):
+    recipe = Recipe(epochs=3, lr=0.01)
+    run(small, tmp_path, recipe, cbs=Interrupt(0))
+    with pytest.raises(CheckpointError, match=r'changed: epochs\) \(a finished run can be given more'):
+        run(small, tmp_path, Recipe(epochs=4, lr=0.01), resume=True)
