@@ -245,13 +245,14 @@ def digit_sum_splits(
     ]
     if channels == 3:
         parts = [to_rgb(part) for part in parts]
+    shares = '/'.join(f'{round(100 * share)}' for share in (1 - valid - test, valid, test))
     info = dict(
         source=source,
         seed=seed,
         balanced=balanced,
         channels=channels,
         sizes=dict(train=len(parts[0]), valid=len(parts[1]), test=len(parts[2])),
-        note='digit images split 80/10/10 before composing: no digit image is shared between splits',
+        note=f'digit images split {shares} before composing: no digit image is shared between splits',
     )
     digits = 'MNIST' if source == 'mnist' else 'scikit-learn digits'
     return Splits(*parts, name=f'digit-sum of {digits}', info=info)

@@ -418,3 +418,40 @@ def test_shards_split_each_global_batch_and_augment_apart():
         drawn.append(next(iter(loader(augment=noise).shard(rank, 2)))[0] - plain)
     assert drawn[0].shape == drawn[1].shape
     assert not torch.allclose(drawn[0], drawn[1])  # each process augments with a seed of its own
+
+
+def tiles(part: ImageSet) -> set:
+    "The bytes of every 8x8 digit drawn in a split's images (four side by side in each)."
+    images = part.images[:, 0]
+    return {images[i, :, 8 * k : 8 * k + 8].numpy().tobytes() for i in range(len(part)) for k in range(4)}
+
+
+def test_digit_sum_splits_sizes_channels_and_no_shared_digit():
+    splits = digit_sum_splits(200, seed=1)
+    assert [tuple(p.images.shape) for p in (splits.train, splits.valid, splits.test)] == [
+        (160, 3, 8, 32),
+        (20, 3, 8, 32),
+        (20, 3, 8, 32),
+    ]
+    assert (
+        torch.equal(splits.train.images[:, 0], splits.train.images[:, 2]) and len(splits.train.classes) == 37
+    )
+    assert splits.name == 'digit-sum of scikit-learn digits'
+    other = digit_sum_splits(400, seed=1, channels=1, balanced=False, valid=0.2, test=0.05)
+    assert other.info == dict(
+        source='digits',
+        seed=1,
+        balanced=False,
+        channels=1,
+        sizes=dict(train=300, valid=80, test=20),
+        note='digit images split 75/20/5 before composing: no digit image is shared between splits',
+    )
+    assert other.train.images.shape[1] == 1
+    train, valid, test = (tiles(p) for p in (other.train, other.valid, other.test))
+    assert not (train & valid or train & test or valid & test)  # the 1,797 digits are all different
+    with pytest.raises(UnknownNameError) as refused:
+        digit_sum_splits(10, source='emnist')
+    assert (
+        str(refused.value)
+        == "unknown digit-sum source 'emnist'\n  -> did you mean 'mnist'? accepted: digits, mnist"
+    )
