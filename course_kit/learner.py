@@ -114,20 +114,25 @@ class Rehearsal(Callback):
         if self.training:
             self.seconds.append(time.perf_counter() - self.started)
             if self.iter + 1 >= self.batches:
+                self.cut = True
                 raise CancelTrainException()
         elif hasattr(self.learn, 'gather_preds'):  # a prediction (fastai's GatherPredsCallback)
             if self.seen >= self.images:
                 raise CancelValidException()
         elif self.iter + 1 >= max(1, self.batches // 2):
+            self.cut = True
             raise CancelValidException()
 
     # fastai's Recorder drops the numbers of a cancelled part of an epoch; a rehearsal's short epoch keeps
-    # them (the schedules, early stopping and the best checkpoint read them), so the flags are put back
+    # them (the schedules, early stopping and the best checkpoint read them), so the flags are put back:
+    # only where the rehearsal cut the part short (a validation skipped by `ValidateEvery` stays skipped)
     def after_cancel_train(self):
-        self.learn.recorder.cancel_train = False
+        if getattr(self, 'cut', False):
+            self.learn.recorder.cancel_train = self.cut = False
 
     def after_cancel_validate(self):
-        self.learn.recorder.cancel_valid = False
+        if getattr(self, 'cut', False):
+            self.learn.recorder.cancel_valid = self.cut = False
 
 # %% ../nbs/06_learner.ipynb #5221322f
 @familiar_names

@@ -318,3 +318,15 @@ def test_an_unfinished_run_cannot_change_its_epochs(small, tmp_path):
     run(small, tmp_path, recipe, cbs=Interrupt(0))
     with pytest.raises(CheckpointError, match=r'changed: epochs\) \(a finished run can be given more'):
         run(small, tmp_path, Recipe(epochs=4, lr=0.01), resume=True)
+
+
+def test_a_rehearsal_keeps_the_validations_a_recipe_skips(small, monkeypatch):
+    "Found by report D's rehearsal: a rehearsal cut short only what it cut (validate_every stays as it was)."
+    monkeypatch.setenv('COURSE_KIT_REHEARSE', '1')
+    recipe = Recipe(epochs=3, lr=0.01, validate_every=2)
+    learn = make_learner(
+        get_dls(small, batch_size=32, device='cpu'), get_model('small_cnn', 10, in_channels=1), recipe
+    )
+    fit(learn, recipe)
+    assert [row[2] is None for row in learn.recorder.values] == [True, False, False]
+    assert len(learn.rehearsal.seconds) == 3  # one training batch an epoch
