@@ -50,7 +50,7 @@ setup: install data
 install:
 	@want="$$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16) LOCK=$(LOCK)"; \
 	if [ -x $(BIN)/python ] && [ "$$(cat $(STAMP) 2>/dev/null)" = "$$want" ]; then \
-	  echo "install: $(VENV) is up to date with pyproject.toml"; \
+	  echo "install: $(VENV) is up to date with pyproject.toml and constraints.txt (LOCK=$(LOCK))"; \
 	else \
 	  set -e; \
 	  test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
