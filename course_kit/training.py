@@ -137,15 +137,18 @@ def activation_bytes(model: nn.Module, images: torch.Tensor) -> int:
     twin = copy.deepcopy(model).train()
     weights = {p.data_ptr() for p in twin.parameters()}
     saved = {}
+    kept = []  # alive until counted, so that no two tensors share an address
 
     def pack(t):
         if t.data_ptr() not in weights:
             saved[t.data_ptr()] = t.numel() * t.element_size()
-        # counted, not kept: a graph that keeps its own tensors is a cycle Python's gc cannot see, and every
-        # estimate would keep the twin's weights alive (found by report E's rehearsal: +0.4 GB a row)
+            kept.append(t)
+        # kept here, not in the graph: a graph that keeps its own tensors is a cycle Python's gc cannot see,
+        # and every estimate kept the twin's weights alive (found by report E's rehearsal: +0.4 GB a row)
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda _: None):
         twin(images)
+    kept.clear()  # the graph's nodes hold `pack`, and with it this list: empty it, or it lives on
     return sum(saved.values())
 
 
