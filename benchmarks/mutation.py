@@ -123,6 +123,7 @@ def main():
     start = time.perf_counter()
     if not args.no_run:
         env = dict(os.environ, OMP_NUM_THREADS='1')
+        (ROOT / 'mutants' / 'reports').mkdir(parents=True, exist_ok=True)  # mutmut copies files, not folders
         subprocess.run([MUTMUT, 'run', '--max-children', str(os.cpu_count() or 2)], cwd=ROOT, env=env)
     minutes = (time.perf_counter() - start) / 60
     result = table(scores())
