@@ -97,6 +97,7 @@ class Rehearsal(Callback):
         self.batches = batches
         self.images = images
         self.seconds = []  # the time of each training batch (forward, backward, step)
+        self.cut = False  # did this callback cancel the part of the epoch now ending?
 
     def before_fit(self):
         for cb in self.learn.cbs:
@@ -127,11 +128,11 @@ class Rehearsal(Callback):
     # them (the schedules, early stopping and the best checkpoint read them), so the flags are put back:
     # only where the rehearsal cut the part short (a validation skipped by `ValidateEvery` stays skipped)
     def after_cancel_train(self):
-        if getattr(self, 'cut', False):
+        if self.cut:
             self.learn.recorder.cancel_train = self.cut = False
 
     def after_cancel_validate(self):
-        if getattr(self, 'cut', False):
+        if self.cut:
             self.learn.recorder.cancel_valid = self.cut = False
 
 # %% ../nbs/06_learner.ipynb #5221322f
