@@ -21,6 +21,19 @@ BIN = Path(sys.executable).parent
 REPORTS = ['a_ensemble', 'b_cifar100', 'c_digit_sum', 'd_cifar10', 'e_caltech101']
 
 
+def row_cells(need: dict, epoch_scale: float) -> list:
+    "The table's numbers for one experiment's needs (memory in GiB; '-' where a sweep has no batch times)."
+    memory, times = need['memory'], need['rehearsal']
+    host, estimate = memory['host_peak_mb'] / 1024, memory['device_estimate_mb'] / 1024
+    kernel = memory.get('process_peak_mb', memory['host_peak_mb']) / 1024
+    cells = [f'{host:.2f}', f'{kernel:.2f}', f'{estimate:.2f}', f'{host - estimate:.2f}']
+    if not times:
+        return cells + ['-', '-', '-']
+    full = round(times['full_batches'] / epoch_scale)
+    hours = times['seconds_per_batch'] * full / 3600
+    return cells + [str(times['seconds_per_batch']), f'{full:,}', f'{hours:.1f}']
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--rehearse', type=int, default=1, help='training batches per epoch')
@@ -53,16 +66,9 @@ def main():
         for experiment, status in statuses.items():
             need = metrics.get('needs', {}).get(experiment)
             if need is None:
-                lines.append(f'| {name} | {experiment} ({status}) | - | - | - | - | - |')
+                lines.append(f'| {name} | {experiment} ({status}) |' + ' - |' * 7)
                 continue
-            memory, times = need['memory'], need['rehearsal'] or {}
-            full = round(times.get('full_batches', 0) / args.epoch_scale)
-            hours = times.get('seconds_per_batch', 0) * full / 3600
-            lines.append(
-                f'| {name} | {experiment} | {memory["host_peak_mb"] / 1024:.2f} | '
-                f'{memory["device_estimate_mb"] / 1024:.2f} | {times.get("seconds_per_batch", "")} | '
-                f'{full:,} | {hours:.1f} |'
-            )
+            lines.append(f'| {name} | {experiment} | ' + ' | '.join(row_cells(need, args.epoch_scale)) + ' |')
     load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
     ran = f'Exit status {returncode}, {wall / 60:.0f} min in all'
     if args.table_only:
@@ -77,18 +83,21 @@ to {args.rehearse} training batch(es), the recipes' epochs times {args.epoch_sca
 Load average after: {load}.
 """
     legend = """
-*Host peak* is the report kernel's peak resident memory so far (measured). On a CPU the training itself
-runs in host memory, so it includes what a GPU would hold (the GPU estimate, activations above all); what
-stays on the host of a GPU machine is about host peak minus GPU estimate. *GPU estimate* is the kit's
-estimate of what the run needs on a GPU at the writeup's batch size (data on the device, weights, gradients,
-optimiser, one batch of activations). *s/batch* is the median training batch here. *full batches* is what
-the full run trains (the writeup's epochs). *projected hours* is their product: a projection for this CPU,
-not a measurement; a GPU is many times faster. Rows without numbers trained nothing (a vote, a sweep's
-summary row) or did not run.
+*Host peak* is the report kernel's peak resident memory while the experiment ran (measured; the kit starts
+the peak again at each `train`, Linux's `clear_refs`; a sweep's row is its largest trial). *Kernel peak* is
+the kernel's peak since it started, loading and decoding the data included. On a CPU the training itself
+runs in host memory, so the host peak includes what a GPU would hold (the GPU estimate, activations above
+all); *host less GPU* is about what the host of a GPU machine would hold (an estimate, not a measurement).
+*GPU estimate* is the kit's estimate of what the run needs on a GPU at the writeup's batch size (data on the
+device, weights, gradients, optimiser, one batch of activations). *s/batch* is the median training batch
+here. *full batches* is what the full run trains (the writeup's epochs). *projected hours* is their product:
+a projection for this CPU, not a measurement; a GPU is many times faster. Rows without numbers trained
+nothing (a vote) or did not run.
 
-| report | experiment | host peak GB | GPU estimate GB | s/batch here | full batches | projected hours here |
-|---|---|---|---|---|---|---|
 """
+    columns = ['report', 'experiment', 'host peak GB', 'kernel peak GB', 'GPU estimate GB', 'host less GPU GB']
+    columns += ['s/batch here', 'full batches', 'projected hours here']
+    legend += '| ' + ' | '.join(columns) + ' |\n' + '|---' * len(columns) + '|\n'
     section = head + legend + '\n'.join(lines) + '\n'
     with open(ROOT / 'benchmarks' / 'BENCHMARKS.md', 'a') as f:
         f.write(section)

@@ -442,15 +442,18 @@ class ReportRun(ReportRows):
         rows = []
         for name, need in self.needs.items():
             memory, times = need['memory'], need['rehearsal'] or {}
+            on_gpu = memory['device_peak_mb'] is not None
             row = dict(
                 experiment=name,
                 host_peak_gb=round(memory['host_peak_mb'] / 1024, 2),
-                gpu_measured_gb=None
-                if memory['device_peak_mb'] is None
-                else round(memory['device_peak_mb'] / 1024, 2),
+                kernel_peak_gb=round(memory.get('process_peak_mb', memory['host_peak_mb']) / 1024, 2),
+                gpu_measured_gb=round(memory['device_peak_mb'] / 1024, 2) if on_gpu else None,
                 gpu_estimate_gb=round(memory['device_estimate_mb'] / 1024, 2),
                 batch_size=memory['batch_size'],
             )
+            if not on_gpu:  # the training ran in host memory: what a GPU would hold is in the host peak
+                host_only = memory['host_peak_mb'] - memory['device_estimate_mb']
+                row['host_less_gpu_estimate_gb'] = round(host_only / 1024, 2)
             if times:
                 full_batches = round(times['full_batches'] / self.epoch_scale)  # the writeup's epochs
                 row.update(

@@ -194,11 +194,40 @@ def check_memory(estimate: dict, device: torch.device, batch_size: int):
         )
 
 
+_EARLIER = dict(peak_mb=0.0)  # the process's highest peak before the last `reset_host_peak`
+
+
+def host_peak_mb() -> float:
+    "Peak resident memory of this process in MiB: since the last `reset_host_peak` on Linux."
+    status = Path('/proc/self/status')
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith('VmHWM:'):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: since it started
+
+
+def process_peak_mb() -> float:
+    "Peak resident memory of this process since it started, in MiB (what loading the data took included)."
+    return max(_EARLIER['peak_mb'], host_peak_mb())
+
+
+def reset_host_peak():
+    "Measure the host peak from now on (Linux: the peak starts again at the memory in use)."
+    _EARLIER['peak_mb'] = process_peak_mb()
+    try:
+        Path('/proc/self/clear_refs').write_text('5')
+    except OSError:
+        pass  # not Linux: the peak stays the process's, an upper bound of a run's
+
+
 def memory_use(estimate: dict, device: torch.device, batch_size: int) -> dict:
-    "After a run: host peak and GPU peak (measured), the GPU estimate and its parts, in MiB."
+    """After a run: host peak (since the run began, and the process's) and GPU peak (measured), the GPU
+    estimate and its parts, in MiB."""
     measured = torch.cuda.max_memory_allocated(device) / MB if device.type == 'cuda' else None
     return dict(
-        host_peak_mb=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        host_peak_mb=round(host_peak_mb(), 1),
+        process_peak_mb=round(process_peak_mb(), 1),
         device_peak_mb=None if measured is None else round(measured, 1),
         device_estimate_mb=round(sum(estimate.values()), 3),
         device_estimate_parts=estimate,
@@ -251,6 +280,7 @@ def train(
             'resume=True needs a run_dir', fix='pass run_dir=the folder of the run to go on with'
         )
     rank, world_size = rank_and_world()
+    reset_host_peak()  # the record's host peak is this run's (the data it holds included)
     learn = make_learner(dls, model, recipe, progress=progress if rank == 0 else False, splitter=splitter)
     callbacks, start_epoch = distributed_callbacks(learn), 0  # first: it joins the processes
     notes = list(notes)
