@@ -49,6 +49,9 @@ def test_a_rehearsal_runs_the_full_profile_on_a_cpu_and_says_so(full_data, tmp_p
     assert need['memory']['host_peak_mb'] < 6 * 1024 and need['memory']['device_estimate_mb'] > 0
     page = (tmp_path / 'out' / 'e_caltech101' / 'e_caltech101.html').read_text()
     assert 'projected_hours_here' in page and 'a rehearsal' in page
+    # the run's own host peak, the kernel's since it started, and what a GPU machine's host would hold
+    assert need['memory']['process_peak_mb'] >= need['memory']['host_peak_mb']
+    assert 'kernel_peak_gb' in page and 'host_less_gpu_estimate_gb' in page
     assert 'skipped 1' in page or 'skipped 1' in done.stdout + page  # the truncated JPEG, named and skipped
 
 
