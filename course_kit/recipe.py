@@ -440,10 +440,12 @@ class StopOnNaN(TerminateOnNaNCallback):
         )
 
     def after_epoch(self):
-        losses = [row[0] for row in self.learn.recorder.values if row and row[0] is not None]
-        if len(losses) > 1 and losses[-1] > 100 * min(losses):
+        # this epoch's row is not in recorder.values yet: the Recorder (order 50) adds it after this callback
+        earlier = [row[0] for row in self.learn.recorder.values if row and row[0] is not None]
+        latest = float(self.learn.recorder.smooth_loss.value)  # this epoch's training loss, as it is recorded
+        if earlier and latest > 100 * min(earlier):
             warnings.warn(
-                f'the training loss grew from {min(losses):.4g} to {losses[-1]:.4g} by epoch {self.epoch}: '
+                f'the training loss grew from {min(earlier):.4g} to {latest:.4g} by epoch {self.epoch}: '
                 'the run is diverging (accuracy will be near chance); lower the learning rate or set '
                 'grad_clip',
                 stacklevel=2,

@@ -1,14 +1,19 @@
 "Evaluation: the kit's metrics equal scikit-learn's, report A's vote rule, and the submission checker."
 
+import datetime
+import multiprocessing
+
 import numpy as np
 import pytest
 import torch
+from fastai.callback.core import Callback
 from sklearn import metrics as skm
 
 from course_kit.core import BadDataError, CourseKitError
 from course_kit.evaluate import (
     Accuracy,
     Predictions,
+    as_predictions,
     get_predictions,
     majority_vote,
     mean_probabilities,
@@ -252,3 +257,297 @@ def test_bad_input_is_refused_in_these_words(call, said):
     with pytest.raises(CourseKitError) as refused:
         call()
     assert str(refused.value) == said
+
+
+# Tests written after reading the mutants that survived mutation testing (benchmarks/survivors/evaluate.md).
+
+
+def test_scores_still_attached_to_the_graph_are_accepted(fixed):
+    "Model outputs that require grad: the kit detaches them, and the numbers equal scikit-learn's."
+    probs, targets = fixed
+    live = torch.tensor(probs, requires_grad=True)
+    assert top_k_accuracy(live, targets, 2) == skm.top_k_accuracy_score(targets, probs, k=2)
+    expected_auc = skm.roc_auc_score(targets, probs, multi_class='ovr', average='macro')
+    assert np.isclose(roc_curves(live, torch.tensor(targets)).macro_auc, expected_auc)
+    result = Accuracy(5).update(live, torch.tensor(targets)).compute()
+    assert result['overall'] == skm.accuracy_score(targets, probs.argmax(1))
+
+
+def test_a_list_of_per_image_probabilities_is_accepted(fixed):
+    "A list of one tensor per image (as `learn.predict` gives) counts like the (N, n_classes) tensor."
+    probs, targets = fixed
+    rows = [torch.tensor(row) for row in probs]
+    result = Accuracy(5).update(rows, targets).compute()
+    assert result['overall'] == skm.accuracy_score(targets, probs.argmax(1))
+    expected_auc = skm.roc_auc_score(targets, probs, multi_class='ovr', average='macro')
+    assert np.isclose(roc_curves(rows, targets).macro_auc, expected_auc)
+
+
+def test_as_predictions_of_probabilities():
+    "Probabilities and targets become a Predictions: argmax per image, the targets and the class names."
+    rows = [[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.2, 0.2, 0.6]]
+    found = as_predictions(rows, [1, 1, 2], ['cat', 'dog', 'fish'])
+    assert torch.equal(found.probs, torch.tensor(rows))
+    assert found.preds.tolist() == [1, 0, 2]
+    assert found.targets.tolist() == [1, 1, 2]
+    assert found.classes == ['cat', 'dog', 'fish']
+    assert found.accuracy() == 2 / 3
+
+
+def test_confusion_and_loss_keep_a_class_no_image_has():
+    "Class 3 is neither a target nor a prediction: the matrix is still 4 x 4, and the loss still counts it."
+    torch.manual_seed(0)
+    logits = torch.randn(6, 4)
+    logits[:, 3] = -9  # nobody predicts class 3
+    probs = logits.softmax(dim=1)  # float32: rows sum to 1 only up to rounding
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    found = Predictions(probs, probs.argmax(dim=1), targets)
+    expected = np.zeros((4, 4), dtype=int)
+    for t, p in zip(targets.tolist(), probs.argmax(dim=1).tolist()):
+        expected[t, p] += 1
+    assert np.array_equal(found.confusion(), expected)
+    # cross-entropy by hand, on rows normalised in float64
+    rows = probs.double().numpy()
+    rows = rows / rows.sum(axis=1, keepdims=True)
+    by_hand = -np.mean(np.log(rows[np.arange(6), targets.numpy()]))
+    assert np.isclose(found.loss(), by_hand, rtol=1e-12, atol=0)
+
+
+def test_accuracy_with_names_absent_classes_and_no_images():
+    "Counts by hand: batches whose labels stop below the last class, a class never seen, and no batch at all."
+    accuracy = Accuracy(4, classes=['cat', 'dog', 'fish', 'bird'])
+    nothing = {'cat': None, 'dog': None, 'fish': None, 'bird': None}
+    assert accuracy.compute() == dict(overall=None, per_class=nothing, count=0)
+    accuracy.update(torch.tensor([0, 1, 0]), torch.tensor([0, 1, 1]))  # labels 0 and 1 only
+    accuracy.update(torch.tensor([2]), torch.tensor([0]))
+    expected = dict(overall=0.5, per_class={'cat': 0.5, 'dog': 0.5, 'fish': None, 'bird': None}, count=4)
+    assert accuracy.compute() == expected
+
+
+def test_accuracy_counts_are_whole_numbers():
+    "The counts are integer tensors (a float32 count stops growing at 2**24 images)."
+    accuracy = Accuracy(3).update(torch.tensor([0, 2, 2, 1]), torch.tensor([0, 2, 1, 1]))
+    assert accuracy.correct.dtype == torch.long and accuracy.correct.tolist() == [1, 1, 1]
+    assert accuracy.total.dtype == torch.long and accuracy.total.tolist() == [1, 2, 1]
+
+
+def test_roc_curves_skip_an_absent_class_and_keep_the_names():
+    "Class 0 has no image: no curve for it, the others as scikit-learn computes them, under their names."
+    rng = np.random.default_rng(2)
+    probs = rng.dirichlet(np.ones(3), 8)
+    targets = np.array([1, 2, 1, 2, 2, 1, 1, 2])
+    expected = {name: skm.roc_auc_score(targets == c, probs[:, c]) for c, name in ((1, 'dog'), (2, 'fish'))}
+    roc = roc_curves(probs, targets, classes=['cat', 'dog', 'fish'])
+    assert roc.auc == expected
+    assert roc.macro_auc == np.mean(list(expected.values()))
+    fpr, tpr, _ = skm.roc_curve(targets == 2, probs[:, 2])
+    assert np.array_equal(roc.fpr['fish'], fpr) and np.array_equal(roc.tpr['fish'], tpr)
+    # a Predictions brings its own class names
+    found = Predictions(torch.tensor(probs), torch.tensor(probs.argmax(1)), torch.tensor(targets))
+    found.classes = ['cat', 'dog', 'fish']
+    assert roc_curves(found).auc == expected
+
+
+def test_vote_of_scores_and_a_negative_tie_break():
+    "Members given as scores (N, C) vote with their argmax; tie_break=-3 of 3 models is the first model."
+    labels = [[0, 1, 2, 0], [1, 1, 0, 2], [2, 1, 0, 1]]
+    scores = [torch.eye(3)[row] * 0.5 + 0.1 for row in labels]
+    # image 0 and 3: a three-way tie, the first model's label wins; image 1: all say 1; image 2: 0 wins 2-1
+    assert majority_vote(scores).tolist() == [0, 1, 0, 0]
+    assert majority_vote(scores, tie_break=-3).tolist() == [0, 1, 0, 0]
+    assert majority_vote(scores, tie_break=-1).tolist() == [2, 1, 0, 1]
+
+
+def test_weighted_mean_of_probabilities():
+    "Weighted in float64, as by hand; Predictions in a dict and a single model are accepted."
+    a = np.array([[0.6, 0.4], [0.1, 0.9], [0.5, 0.5]])
+    b = np.array([[0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    found = mean_probabilities([torch.tensor(a), torch.tensor(b)], weights=[0.1, 0.3])
+    assert np.allclose(found.numpy(), (0.1 * a + 0.3 * b) / 0.4, rtol=1e-12, atol=0)
+    named = {
+        'one': Predictions(torch.tensor(a), torch.tensor([0, 1, 0]), torch.tensor([0, 1, 1])),
+        'two': Predictions(torch.tensor(b), torch.tensor([1, 0, 1]), torch.tensor([0, 1, 1])),
+    }
+    assert np.allclose(mean_probabilities(named).numpy(), (a + b) / 2, rtol=1e-12, atol=0)
+    assert torch.equal(mean_probabilities([torch.tensor(a)]), torch.tensor(a))
+
+
+@pytest.mark.parametrize(
+    'call, said',
+    [
+        (
+            lambda: Predictions(torch.rand(3, 2), LONG[:3], torch.tensor([0, -1, -1])).accuracy(),
+            '2 of 3 images have no label (-1)\n'
+            '  -> an unlabelled test set has no accuracy: write a submission file with `write_kaggle_csv` or '
+            '`write_label_list`',
+        ),
+        (
+            lambda: roc_curves(torch.rand(3, 2), torch.tensor([0, 1])),
+            '3 predictions but 2 targets\n'
+            '  -> roc_curves takes a Predictions, a Learner, or probabilities (N, n_classes) with targets',
+        ),
+        (
+            lambda: roc_curves(np.zeros(3), np.zeros(3)),
+            'got ndarray (3,)\n'
+            '  -> roc_curves takes a Predictions, a Learner, or probabilities (N, n_classes) with targets',
+        ),
+        (
+            lambda: roc_curves('probs.csv', [0, 1]),
+            'got str ()\n'
+            '  -> roc_curves takes a Predictions, a Learner, or probabilities (N, n_classes) with targets',
+        ),
+        (
+            lambda: as_predictions({'probs': None}),
+            'got dict ()\n'
+            '  -> this function takes a Predictions, a Learner, or probabilities (N, n_classes) with targets',
+        ),
+        (
+            lambda: roc_curves(Predictions(torch.rand(4, 3), LONG, torch.tensor([0, 1, 2]))),
+            'probs (4, 3) and targets (3,) do not match\n  -> probs must be (N, n_classes), targets (N,)',
+        ),
+        (
+            lambda: Accuracy(5).update(SCORES, torch.tensor([0, -1, 1, 2])),
+            'targets has the label -1, outside 0..4\n  -> unlabelled images (label -1) have no accuracy',
+        ),
+        (
+            lambda: Accuracy(2, ['cat', 'dog', 'fish']),
+            '3 class names for 2 classes\n  -> give one name per class',
+        ),
+        (
+            lambda: majority_vote([torch.tensor([1]), torch.tensor([1])], tie_break='b'),
+            "tie_break='b' is a name, but the members are a list\n"
+            '  -> pass a dict name -> predictions, or the position of the tie-break model',
+        ),
+        (
+            lambda: majority_vote([torch.tensor([1])] * 3, tie_break=3),
+            'tie_break=3 but there are 3 models\n  -> use 0..2',
+        ),
+        (
+            lambda: majority_vote([torch.tensor([1, 2]), torch.tensor([1, 2, 3])]),
+            'the models predicted different numbers of images: [2, 3]\n'
+            '  -> predict the same images with every model',
+        ),
+        (
+            lambda: mean_probabilities([torch.rand(2, 3), torch.rand(3, 3)]),
+            "the models' probabilities differ in shape: [(2, 3), (3, 3)]\n"
+            '  -> predict the same images with every model',
+        ),
+    ],
+)
+def test_more_refusals_in_these_words(call, said):
+    "Each refusal, word for word: what is wrong, with the value, and the fix."
+    with pytest.raises(CourseKitError) as refused:
+        call()
+    assert str(refused.value) == said
+
+
+def test_what_cannot_be_a_tensor_is_named():
+    "Words where numbers belong: the error names the argument and repeats what torch said."
+    with pytest.raises(TypeError) as torch_says:
+        torch.as_tensor(np.asarray(['cat', 'dog']))
+    calls = {
+        'preds': lambda: Accuracy(5).update(['cat', 'dog'], torch.tensor([0, 1])),
+        'targets': lambda: Accuracy(5).update(torch.tensor([0, 1]), ['cat', 'dog']),
+        'an ensemble member': lambda: majority_vote([['cat', 'dog']]),
+        'probabilities': lambda: mean_probabilities([['cat', 'dog']]),
+    }
+    for what, call in calls.items():
+        with pytest.raises(BadDataError) as refused:
+            call()
+        fix = 'pass a tensor, an array or a list of numbers'
+        assert (
+            str(refused.value) == f'{what} could not be turned into a tensor ({torch_says.value})\n  -> {fix}'
+        )
+
+
+def test_predictions_from_loaders_that_are_not_the_kits(learn, small):
+    """A torch DataLoader (its dataset has no labels, names or classes) and a plain list of batches predict
+    what one forward pass gives."""
+    batches = list(learn.dls.valid)
+    images = torch.cat([xb for xb, _ in batches])
+    labels = torch.cat([yb for _, yb in batches])
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, labels), batch_size=8)
+    for dl in (loader, batches):
+        found = get_predictions(learn, dl)
+        assert torch.allclose(found.probs, by_hand(learn, None), atol=1e-6)
+        assert torch.equal(found.targets, small.valid.labels)
+        assert found.classes is None and found.names is None
+
+
+def test_the_loss_while_predicting(learn, small):
+    "fastai computes a loss per batch: the model's cross-entropy on labelled images, zero on unlabelled ones."
+    get_predictions(learn)
+    xb, yb = list(learn.dls.valid)[-1]
+    learn.model.eval()
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(learn.model(xb), yb)
+    assert torch.isclose(learn.loss, expected, atol=1e-6)
+    hidden = small.test.subset(range(32))
+    hidden.labels = torch.full_like(hidden.labels, -1)
+    get_predictions(learn, learn.dls.valid.new(hidden, shuffle=False))
+    assert float(learn.loss) == 0.0
+
+
+def test_a_rehearsal_of_a_set_without_file_names(learn, small):
+    learn.rehearsal = Rehearsal(batches=1, images=12)
+    try:
+        found = get_predictions(learn)
+    finally:
+        del learn.rehearsal
+    assert found.names is None and torch.allclose(found.probs, by_hand(learn, None)[:12], atol=1e-6)
+
+
+def test_a_learner_without_a_recorder_predicts(learn):
+    with learn.removed_cbs(learn.recorder):
+        found = get_predictions(learn)
+    assert torch.allclose(found.probs, by_hand(learn, None), atol=1e-6)
+
+
+def test_ensembles_and_roc_curves_take_a_learner(learn):
+    "A Learner stands for the predictions of its valid set."
+    found = get_predictions(learn)
+    assert torch.equal(majority_vote([learn]), found.preds)
+    assert torch.allclose(mean_probabilities({'only': learn}), found.probs.double())
+    assert roc_curves(learn).auc == roc_curves(found).auc
+
+
+class BatchSizes(Callback):
+    "The number of images in each batch the model sees."
+
+    def before_fit(self):
+        self.sizes = []
+
+    def before_batch(self):
+        self.sizes.append(len(self.learn.xb[0]))
+
+
+def predict_as(rank, learn, dl, folder):
+    "Process `rank` of 2 (gloo): predict `dl`, save what it got and the batch sizes it saw."
+    store = f'file://{folder}/store'
+    timeout = datetime.timedelta(seconds=20)
+    torch.distributed.init_process_group('gloo', init_method=store, rank=rank, world_size=2, timeout=timeout)
+    sizes = BatchSizes()
+    with learn.added_cbs(sizes):
+        found = get_predictions(learn, dl)
+    torch.save(dict(probs=found.probs, targets=found.targets, sizes=sizes.sizes), folder / f'{rank}.pt')
+    torch.distributed.destroy_process_group()
+
+
+def test_two_processes_predict_a_share_each_and_gather_all(learn, small, tmp_path):
+    """Two processes (forked, gloo): each predicts half of every batch of 16, and each gets the predictions of
+    all 32 test images, the same as one process alone."""
+    dl = learn.dls.valid.new(small.test, shuffle=False)
+    alone = get_predictions(learn, dl)
+    forked = multiprocessing.get_context('fork')
+    processes = [forked.Process(target=predict_as, args=(rank, learn, dl, tmp_path)) for rank in (0, 1)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        process.kill()  # only if it still runs
+    assert [process.exitcode for process in processes] == [0, 0]
+    for rank in (0, 1):
+        got = torch.load(tmp_path / f'{rank}.pt')
+        assert got['sizes'] == [8, 8]
+        assert torch.allclose(got['probs'], alone.probs, atol=1e-6)
+        assert torch.equal(got['targets'], small.test.labels)

@@ -628,3 +628,10 @@ def test_recipe_callbacks_are_the_ones_asked_for():
     assert [cb.start_epoch for cb in callbacks[:2] + callbacks[3:5]] == [3, 3, 3, 3]
     assert (callbacks[3].every, callbacks[4].patience, callbacks[5].max_norm) == (2, 4, 1.5)
     assert [cb.start_epoch for cb in recipe_callbacks(recipe)[:2]] == [0, 0]
+
+
+def test_the_warning_names_the_epoch_that_exploded_even_the_last(small):
+    "The warning reads this epoch's loss (the Recorder adds its row after the check): epoch 1, the last."
+    found, losses = loss_warnings(small, [1, 194])
+    tail = ': the run is diverging (accuracy will be near chance); lower the learning rate or set grad_clip'
+    assert found == [f'the training loss grew from {losses[0]:.4g} to {losses[1]:.4g} by epoch 1' + tail]
