@@ -143,7 +143,14 @@ def get_predictions(
     (under torchrun: each process predicts its share, and the shares are gathered)."""
     dl = dl if dl is not None else learn.dls.valid
     rank, world_size = rank_and_world()
-    if world_size > 1 and isinstance(dl, DeviceLoader) and dl.world_size == 1:
+    if world_size > 1 and not isinstance(dl, DeviceLoader):
+        raise SettingsError(
+            f"under torchrun get_predictions needs the kit's DeviceLoader, not a {type(dl).__name__}: "
+            f'every process would predict every image, and the gathered predictions would hold each '
+            f'{world_size} times',
+            fix='build the loaders with get_dls, or predict in one process',
+        )
+    if world_size > 1 and dl.world_size == 1:
         dl = dl.shard(rank, world_size)
     recorder = getattr(learn, 'recorder', None)
     kept = (
@@ -327,6 +334,10 @@ def roc_curves(
             fix='probs must be (N, n_classes), targets (N,)',
         )
     classes = classes if classes is not None else [str(i) for i in range(probs.shape[1])]
+    if len(classes) != probs.shape[1]:
+        raise BadDataError(
+            f'{len(classes)} class names for {probs.shape[1]} classes', fix='give one name per class'
+        )
     fpr, tpr, auc = {}, {}, {}
     for c, name in enumerate(classes):
         positive = targets == c

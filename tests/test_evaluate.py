@@ -551,3 +551,26 @@ def test_two_processes_predict_a_share_each_and_gather_all(learn, small, tmp_pat
         assert got['sizes'] == [8, 8]
         assert torch.allclose(got['probs'], alone.probs, atol=1e-6)
         assert torch.equal(got['targets'], small.test.labels)
+
+
+def test_under_torchrun_a_loader_that_is_not_the_kits_is_refused(learn, small, monkeypatch):
+    "Every process would predict every image of a torch DataLoader, and the gathered rows would repeat."
+    images = small.test.images.float() / 255
+    dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(images, small.test.labels), batch_size=16)
+    monkeypatch.setenv('WORLD_SIZE', '2')  # what torchrun sets in each of two processes
+    monkeypatch.setenv('RANK', '0')
+    with pytest.raises(CourseKitError) as err:
+        get_predictions(learn, dl)
+    assert err.value.message == (
+        "under torchrun get_predictions needs the kit's DeviceLoader, not a DataLoader: every process would "
+        'predict every image, and the gathered predictions would hold each 2 times'
+    )
+    assert err.value.fix == 'build the loaders with get_dls, or predict in one process'
+
+
+def test_roc_curves_need_a_name_for_every_class():
+    "Names for 2 of 3 classes would drop the third class's curve from the macro AUC."
+    probs = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    with pytest.raises(BadDataError) as err:
+        roc_curves(probs, torch.tensor([0, 1, 2]), ['a', 'b'])
+    assert (err.value.message, err.value.fix) == ('2 class names for 3 classes', 'give one name per class')
