@@ -17,9 +17,19 @@ from course_kit.datasets import cifar10_splits, cifar100_splits, fashion_mnist_s
 from course_kit.folders import image_folder_splits, caltech101_splits, open_rgb, get_splits
 from course_kit.fixtures import write_image_folder_fixture, write_cifar_fixture, write_caltech101_fixture
 from course_kit.writeups import digit_sum_splits, SevenCopies, OneView, report_b_augments
-from course_kit.data import ImageSet, digits_set, resize_set
+from course_kit.data import (
+    ImageSet,
+    digits_set,
+    resize_set,
+    resized_bytes,
+    image_tensor,
+    as_image_set,
+    at_size,
+    to_rgb,
+)
 from torchvision.transforms.v2 import functional as TF
-from course_kit.augment import batch_augment
+from course_kit.augment import batch_augment, Flip
+from sklearn.datasets import load_digits
 
 
 @pytest.fixture
@@ -455,3 +465,275 @@ def test_digit_sum_splits_sizes_channels_and_no_shared_digit():
         str(refused.value)
         == "unknown digit-sum source 'emnist'\n  -> did you mean 'mnist'? accepted: digits, mnist"
     )
+
+
+# --- values of the data helpers, image by image (written against mutants that survived `make mutate`)
+def test_resized_bytes_and_a_sized_set_are_torchvision_antialiased_bilinear_rounded():
+    images = distinct_images(3, size=16).images
+    for size in ((5, 7), (24, 20)):  # down, where antialiasing matters, and up
+        by_hand = TF.resize(images.float(), list(size), antialias=True).round().clamp(0, 255).to(torch.uint8)
+        resized = resized_bytes(images, size)
+        assert resized.dtype == torch.uint8 and torch.equal(resized, by_hand)  # torch.equal ignores dtypes
+        served = ImageSet(images, torch.arange(3), ['a', 'b', 'c'], size=size)
+        assert torch.equal(served[1][0], by_hand[1]) and served[1][1] == 1
+    # PIL's bilinear resize also smooths when it shrinks: the two agree to within a rounding
+    pil = Image.fromarray(images[0].permute(1, 2, 0).numpy()).resize((7, 5), Image.Resampling.BILINEAR)
+    difference = torch.as_tensor(np.array(pil)).permute(2, 0, 1).int() - resized_bytes(images[0], (5, 7))
+    assert difference.abs().max() <= 1
+
+
+def test_image_set_refuses_float_images_and_miscounted_labels_in_so_many_words():
+    with pytest.raises(BadDataError) as error:
+        ImageSet(torch.zeros(2, 1, 8, 8), torch.zeros(2), ['a'])
+    assert str(error.value) == (
+        'images must be a uint8 tensor (N, C, H, W), got torch.float32 (2, 1, 8, 8)\n'
+        '  -> convert with (x * 255).round().to(torch.uint8) and add a channel axis'
+    )
+    with pytest.raises(BadDataError) as error:
+        ImageSet(torch.zeros(2, 1, 8, 8, dtype=torch.uint8), [0, 1, 1], ['a', 'b'])
+    assert str(error.value) == '2 images but 3 labels\n  -> give one label per image'
+
+
+def test_image_set_labels_become_int64_whatever_they_were():
+    images = torch.zeros(3, 1, 2, 2, dtype=torch.uint8)
+    for labels in (np.array([2, 0, 1], dtype=np.int32), torch.tensor([2, 0, 1], dtype=torch.uint8)):
+        data = ImageSet(images, labels, ['a', 'b', 'c'])
+        assert data.labels.dtype == torch.int64 and data.labels.tolist() == [2, 0, 1]
+
+
+def test_subset_by_tensor_list_tuple_or_slice_keeps_names_and_size():
+    data = distinct_images(6, size=8)
+    data = ImageSet(data.images, data.labels, data.classes, [f'{i}.png' for i in range(6)], size=(4, 4))
+    for index, positions in [
+        (torch.tensor([4, 1]), [4, 1]),
+        ([4, 1], [4, 1]),
+        ((4, 1), [4, 1]),
+        (slice(1, 6, 2), [1, 3, 5]),
+    ]:
+        part = data.subset(index)
+        assert torch.equal(part.images, data.images[positions]) and part.labels.tolist() == positions
+        assert part.names == [f'{i}.png' for i in positions]
+        assert part.size == (4, 4) and part.classes == data.classes
+
+
+def test_class_counts_count_class_zero_and_list_classes_without_images():
+    labels = [0, 0, 2, -1, 0, 2]  # classes b and d have no image; one label unknown
+    data = ImageSet(torch.zeros(6, 1, 2, 2, dtype=torch.uint8), labels, ['a', 'b', 'c', 'd'])
+    assert data.class_counts() == {'a': 3, 'b': 0, 'c': 2, 'd': 0}
+
+
+def test_digits_set_scales_the_sklearn_digits_from_0_16_to_0_255():
+    digits = load_digits()
+    data = digits_set()
+    by_hand = np.rint(digits.images / 16 * 255).astype(np.uint8)[:, None]
+    assert np.array_equal(data.images.numpy(), by_hand) and data.images.max() == 255
+    assert data.labels.tolist() == digits.target.tolist()
+
+
+def test_image_tensor_converts_pil_images_and_files_as_pil_does(tmp_path):
+    colours = Image.new('RGB', (4, 2), (200, 0, 0))
+    colours.paste((10, 250, 90), (2, 0, 4, 2))
+    grey = TF.pil_to_tensor(colours.convert('L'))  # PIL rounds: (200, 0, 0) is 60, torchvision would say 59
+    assert grey[0, 0, 0] == 60
+    path = tmp_path / 'colours.png'
+    colours.convert('RGBA').save(path)  # a fourth channel, opaque
+    for item in (colours, colours.convert('RGBA'), path, str(path)):
+        assert torch.equal(image_tensor(item, 3), TF.pil_to_tensor(colours))
+        assert torch.equal(image_tensor(item, 1), grey)
+    assert torch.equal(image_tensor(colours.convert('L'), 3), grey.expand(3, -1, -1))
+    bad = tmp_path / 'notes.png'
+    bad.write_text('not an image')
+    with pytest.raises(OSError) as pil_error:
+        Image.open(bad)
+    with pytest.raises(BadDataError) as error:
+        image_tensor(bad, 3)
+    assert str(error.value) == (
+        f'{bad} is not a readable image ({pil_error.value})\n  -> give image files, PIL images or tensors'
+    )
+
+
+def test_image_tensor_converts_tensors_to_bytes_and_channels():
+    values = [-0.5, 0.0, 0.1, 0.2, 0.5, 1.0, 1.5]  # floats in [0, 1]; outside it clipped
+    out = image_tensor(torch.tensor(values).view(1, 1, -1), 1)
+    assert out.dtype == torch.uint8
+    assert out.flatten().tolist() == np.rint(np.clip(values, 0, 1) * 255).astype(np.uint8).tolist()
+    plane = torch.arange(20, dtype=torch.uint8).view(4, 5)  # (H, W): one grey channel
+    assert torch.equal(image_tensor(plane, 1), plane[None])
+    assert torch.equal(image_tensor(plane, 3), torch.stack([plane, plane, plane]))
+    assert torch.equal(image_tensor(plane[None], 3), torch.stack([plane, plane, plane]))
+    colour = distinct_images(1, size=5).images[0]
+    assert torch.equal(image_tensor(colour, 3), colour)
+    assert torch.equal(image_tensor(colour, 1), TF.rgb_to_grayscale(colour))
+
+
+def test_image_tensor_says_what_it_cannot_read():
+    fix = '\n  -> give tensors (C, H, W), PIL images or image file paths'
+    for item, what in [
+        (42, 'int '),
+        (np.zeros((8, 8)), 'ndarray (8, 8)'),
+        (torch.zeros(1, 1, 4, 4), 'Tensor torch.Size([1, 1, 4, 4])'),
+    ]:
+        with pytest.raises(BadDataError) as error:
+            image_tensor(item, 3)
+        assert str(error.value) == f'cannot read an image from {what}{fix}'
+    with pytest.raises(BadDataError) as error:
+        image_tensor(torch.zeros(4, 5, 5, dtype=torch.uint8), 3)
+    assert str(error.value) == 'an image with 4 channels\n  -> the model takes 3'
+
+
+def test_as_image_set_resizes_names_and_leaves_labels_unknown(tmp_path):
+    like = ImageSet(torch.zeros(1, 3, 6, 6, dtype=torch.uint8), [0], ['cat', 'dog'])
+    big = distinct_images(2, size=24).images
+    path = tmp_path / 'second.png'
+    Image.fromarray(big[1].permute(1, 2, 0).numpy()).save(path)
+    made = as_image_set([big[0], path], like)
+    assert torch.equal(made.images, TF.resize(big, [6, 6], antialias=True))
+    assert made.labels.tolist() == [-1, -1] and made.classes == ['cat', 'dog']
+    assert made.names == ['0', str(path)]  # a file's path, else the position
+
+
+def test_as_image_set_refuses_what_is_not_a_list_of_images():
+    like = ImageSet(torch.zeros(1, 3, 6, 6, dtype=torch.uint8), [0], ['cat', 'dog'])
+    fix = (
+        '\n  -> give a list of tensors, PIL images or image files, an ImageSet, or a uint8 tensor '
+        '(N, C, H, W)'
+    )
+    for items, what in (([], 'list'), ('cat.png', 'str'), (None, 'NoneType')):
+        with pytest.raises(BadDataError) as error:
+            as_image_set(items, like)
+        assert str(error.value) == f'test_dl got a {what}{fix}'
+
+
+def test_device_loader_defaults_batches_of_64_in_order_and_seed_0():
+    data = distinct_images(100, size=2)
+    loader = DeviceLoader(data, device='cpu')
+    assert [len(y) for _, y in loader] == [64, 36] and len(loader) == 2
+    assert torch.cat([y for _, y in loader]).tolist() == list(range(100))
+    # one process of one, no normalisation
+    assert (loader.rank, loader.world_size, loader.mean, loader.std) == (0, 1, None, None)
+    shuffled = DeviceLoader(data, shuffle=True, device='cpu')
+    order = torch.randperm(100, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.cat([y for _, y in shuffled]), order)
+
+
+def test_drop_last_drops_the_smaller_last_batch_and_len_counts_batches():
+    data = distinct_images(10, size=2)
+    for drop_last, sizes in ((False, [4, 4, 2]), (True, [4, 4])):
+        loader = DeviceLoader(data, 4, drop_last=drop_last, device='cpu')
+        assert [len(y) for _, y in loader] == sizes and len(loader) == len(sizes)
+
+
+def test_normalising_with_float64_numpy_stats_keeps_float32_batches():
+    data = distinct_images(4, size=3)
+    x = data.images.double().numpy() / 255
+    mean, std = x.mean(axis=(0, 2, 3)), x.std(axis=(0, 2, 3))  # numpy float64, as numpy computes them
+    batch, _ = next(iter(DeviceLoader(data, 4, device='cpu', normalize=(mean, std))))
+    assert batch.dtype == torch.float32
+    assert np.allclose(batch.numpy(), (x - mean[:, None, None]) / std[:, None, None], atol=1e-5)
+
+
+def test_loader_and_its_copy_keep_images_labels_and_stats_on_their_device():
+    "The meta device (tensors with a shape but no data) stands in for a GPU: every machine has it."
+    data = distinct_images(6, size=4)
+    loader = DeviceLoader(data, 4, device='meta', normalize=((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
+    for made in (loader, loader.new()):
+        x, y = next(iter(made))
+        assert made.device == torch.device('meta') and x.device == y.device == torch.device('meta')
+        assert x.shape == (4, 3, 4, 4) and y.shape == (4,)
+
+
+def noise(x, generator):
+    "An augmentation: uniform noise in [0, 1) drawn from `generator`."
+    return x + torch.rand(x.shape, generator=generator)
+
+
+def test_one_process_augments_floats_with_the_shuffling_generator():
+    data = distinct_images(8, size=3)
+    x, y = next(iter(DeviceLoader(data, 8, shuffle=True, seed=5, device='cpu', augment=noise)))
+    generator = torch.Generator().manual_seed(5)
+    order = torch.randperm(8, generator=generator)  # first the order, then the noise
+    by_hand = data.images[order].float() / 255 + torch.rand((8, 3, 3, 3), generator=generator)
+    assert torch.equal(y, order) and torch.allclose(x, by_hand)
+
+
+class FlipNotingDtypes(Flip):
+    "The kit's left-right flip (it works on bytes), noting the dtype of each batch it is given."
+
+    def __init__(self, p: float = 0.5):
+        super().__init__(p=p)
+        self.dtypes = []
+
+    def __call__(self, x, generator=None):
+        self.dtypes.append(x.dtype)
+        return super().__call__(x, generator)
+
+
+def test_a_byte_augmentation_gets_the_uint8_batch_and_the_loader_generator():
+    data = distinct_images(16, size=3)
+    flip = FlipNotingDtypes()
+    x, _ = next(iter(DeviceLoader(data, 16, seed=2, device='cpu', augment=flip)))
+    chosen = torch.rand(16, generator=torch.Generator().manual_seed(2)) < 0.5
+    by_hand = torch.where(chosen.view(-1, 1, 1, 1), data.images.flip(3), data.images).float() / 255
+    assert flip.dtypes == [torch.uint8] and torch.equal(x, by_hand)
+
+
+def test_each_shard_augments_with_a_seed_from_the_shared_generator_plus_its_rank():
+    data = distinct_images(8, size=3)
+    for rank in range(2):
+        shard = DeviceLoader(data, 8, seed=4, device='cpu', augment=noise).shard(rank, 2)
+        x, y = next(iter(shard))
+        seed = int(torch.randint(2**62, (1,), generator=torch.Generator().manual_seed(4)))  # the same in both
+        by_hand = data.images[y].float() / 255 + torch.rand(
+            x.shape, generator=torch.Generator().manual_seed(seed + rank)
+        )
+        assert y.tolist() == [4 * rank + i for i in range(4)] and torch.allclose(x, by_hand)
+
+
+def test_a_shard_notes_the_size_of_each_global_batch_before_padding():
+    "`to_detach` cuts the gathered predictions to this size, dropping the padding."
+    shard = DeviceLoader(distinct_images(9, size=2), 4, device='cpu').shard(1, 2)
+    seen = [(shard.real_size, y.tolist()) for _, y in shard]
+    assert seen == [(4, [2, 3]), (4, [6, 7]), (1, [0])]  # the last batch, [8], padded with image 0
+
+
+def test_new_copies_the_loader_for_evaluation_in_order_unless_asked():
+    data = distinct_images(10, size=2)
+    stats = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
+    loader = DeviceLoader(data, 4, shuffle=True, drop_last=True, seed=7, device='cpu', normalize=stats)
+    plain = loader.new()  # no shuffle, no dropped batch, no augmentation; the same stats and batch size
+    assert [y.tolist() for _, y in plain] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    x, _ = next(iter(plain))
+    assert torch.allclose(x, (data.images[:4].float() / 255 - 0.5) / 0.25)
+    asked = loader.new(shuffle=True, drop_last=True, augment=Flip(p=1.0), bs=3)
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(7))  # the loader's seed
+    batches = list(asked)
+    assert [y.tolist() for _, y in batches] == [part.tolist() for part in order[:9].split(3)]
+    flipped = (data.images[order[:3]].flip(3).float() / 255 - 0.5) / 0.25
+    assert torch.allclose(batches[0][0], flipped)
+
+
+def test_resize_set_keeps_labels_classes_and_names_both_ways():
+    data = ImageSet(
+        distinct_images(3, size=8).images, [2, 0, 1], ['a', 'b', 'c'], ['x.png', 'y.png', 'z.png']
+    )
+    later = resize_set(data, (4, 6), per_batch=True)
+    back = resize_set(later, 8)  # the stored size again: served as stored
+    for made, size in ((later, (4, 6)), (back, None)):
+        assert made.images is data.images and made.labels.tolist() == [2, 0, 1] and made.size == size
+        assert made.classes == ['a', 'b', 'c'] and made.names == ['x.png', 'y.png', 'z.png']
+
+
+def test_at_size_spells_square_and_oblong_sizes():
+    assert at_size('CIFAR-10', 64) == 'CIFAR-10 @ 64 px'
+    assert at_size('CIFAR-10', (64, 64)) == 'CIFAR-10 @ 64 px'
+    assert at_size('digit-sum', (32, 128)) == 'digit-sum @ 32x128 px'
+
+
+def test_to_rgb_repeats_the_grey_channel_and_keeps_the_rest():
+    planes = torch.arange(24, dtype=torch.uint8).view(2, 1, 3, 4)  # 3 pixels high, like 3 channels
+    grey = ImageSet(planes, [1, 0], ['a', 'b'], ['p.png', 'q.png'], size=(6, 8))
+    rgb = to_rgb(grey)
+    assert torch.equal(rgb.images, planes.repeat(1, 3, 1, 1)) and rgb.labels.tolist() == [1, 0]
+    assert rgb.classes == ['a', 'b'] and rgb.names == ['p.png', 'q.png'] and rgb.size == (6, 8)
+    colour = distinct_images(2, size=4)
+    assert to_rgb(colour) is colour  # returned unchanged
