@@ -68,7 +68,7 @@ class RandomCrop(BatchAugment):
 
     def __init__(
         self,
-        size: int | None = None,  # output height = width (default: the input's size)
+        size: int | None = None,  # output height = width (default: the input's height and width)
         padding: int = 4,  # zero pixels added on every side first
         flip: bool = False,
     ):  # also flip left-right at random, in the same gather
@@ -79,7 +79,7 @@ class RandomCrop(BatchAugment):
         pad = self.padding
         if pad:
             x = F.pad(x, (pad, pad, pad, pad))
-        out_h = out_w = self.size or height
+        out_h, out_w = (self.size, self.size) if self.size else (height, width)
         free_h, free_w = x.shape[2] - out_h, x.shape[3] - out_w
         if free_h < 0 or free_w < 0:
             raise BadDataError(

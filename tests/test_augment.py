@@ -273,3 +273,15 @@ def test_unknown_names_get_the_closest_and_the_accepted_ones():
         str(err.value)
         == f"unknown augmentation 'rotaton'\n  -> did you mean 'rotation'? accepted: {accepted}"
     )
+
+
+def test_a_crop_without_a_size_keeps_wide_images_wide():
+    "The default window is the input's height and width: unpadded, it is the whole image; padded, a shift."
+    images = torch.rand(2, 1, 8, 32)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(RandomCrop(padding=0)(images, generator), images)
+    shifted = RandomCrop(padding=2)(images, generator)
+    assert shifted.shape == (2, 1, 8, 32)
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    windows = [padded[:, :, top : top + 8, left : left + 32] for top in range(5) for left in range(5)]
+    assert all(any(torch.equal(s, w[i]) for w in windows) for i, s in enumerate(shifted))
