@@ -135,7 +135,8 @@ def main():
             '# Mutants that survived the last `make mutate`\n\n'
             'Written by `benchmarks/mutation.py --survivors`. A mutant that changes only text (a docstring, '
             "an error message's wording) cannot change a result; the others are read, and killed by a "
-            'sharper test or explained.\n\n' + explain(survivors)
+            'sharper test or explained: the verdicts, module by module, are in benchmarks/survivors/.\n\n'
+            + explain(survivors)
         )
     if args.record:
         load = ' / '.join(f'{x:.2f}' for x in os.getloadavg())
