@@ -95,7 +95,14 @@ a projection for this CPU, not a measurement; a GPU is many times faster. Rows w
 nothing (a vote) or did not run.
 
 """
-    columns = ['report', 'experiment', 'host peak GB', 'kernel peak GB', 'GPU estimate GB', 'host less GPU GB']
+    columns = [
+        'report',
+        'experiment',
+        'host peak GB',
+        'kernel peak GB',
+        'GPU estimate GB',
+        'host less GPU GB',
+    ]
     columns += ['s/batch here', 'full batches', 'projected hours here']
     legend += '| ' + ' | '.join(columns) + ' |\n' + '|---' * len(columns) + '|\n'
     section = head + legend + '\n'.join(lines) + '\n'
