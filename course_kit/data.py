@@ -393,16 +393,20 @@ class DeviceLoader(FastaiParts):
         else:
             order = torch.arange(len(self.data))
         order = order.to(self.device)
-        generator = self.generator
-        if self.world_size > 1 and self.augment is not None:
-            # the same draw in every process, then a seed of its own for this process's augmentation
-            seed = int(torch.randint(2**62, (1,), generator=self.generator))
-            generator = torch.Generator().manual_seed(seed + self.rank)
+        generator = self.generator if self.augment is None else self.augment_generator()
         for index in order.split(self.batch_size)[: len(self)]:
             self.real_size = len(index)  # the global batch, before padding (see `to_detach`)
             if self.world_size > 1:
                 index = self.my_share(index, order)
             yield self.batch(index, generator)
+
+    def augment_generator(self) -> torch.Generator:
+        "The generator of this epoch's augmentations: the shuffling one, or one of its own in each process."
+        if self.world_size == 1:
+            return self.generator
+        # the same draw in every process, then a seed of its own for this process's augmentation
+        seed = int(torch.randint(2**62, (1,), generator=self.generator))
+        return torch.Generator().manual_seed(seed + self.rank)
 
     def served(self, index: torch.Tensor) -> torch.Tensor:
         "The uint8 images at `index`, at the size the loader serves them."

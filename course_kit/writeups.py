@@ -114,8 +114,12 @@ class SevenCopies(DeviceLoader):
     def __iter__(self):
         n = len(self.data)
         order = torch.randperm(n * (len(self.augments) + 1), generator=self.generator).to(self.device)
+        generator = self.augment_generator()
         for index in order.split(self.batch_size):
-            x = view_of(self.served(index % n).float().div_(255), index // n, self.augments, self.generator)
+            self.real_size = len(index)  # the global batch, before padding (see `to_detach`)
+            if self.world_size > 1:
+                index = self.my_share(index, order)  # this process's slice of every global batch
+            x = view_of(self.served(index % n).float().div_(255), index // n, self.augments, generator)
             if self.mean is not None:
                 x = (x - self.mean) / self.std
             yield x, self.labels[index % n]

@@ -299,3 +299,23 @@ def test_digit_sum_of_mnist(tmp_path, monkeypatch):
             assert sum(digit for _, digit in tiles) == label
             used.update(file for file, _ in tiles)
     assert used == {'train', 't10k'}
+
+
+def test_seven_copies_shards_serve_each_process_its_slice_of_every_batch():
+    """Under torchrun each process gets its half of every global batch of the 7x set, not the whole set
+    (10 images, 2 views each: batches of 14 and 6, 7 and 3 for each of 2 processes)."""
+    images = torch.randint(0, 256, (10, 1, 6, 6), dtype=torch.uint8)
+    data = ImageSet(images, torch.arange(10), [str(i) for i in range(10)])
+    augments = [Flip(p=1.0)]  # 2 views of each image here: as it is, flipped
+
+    def loader():
+        return SevenCopies(data, augments, batch_size=14, device='cpu', seed=3)
+
+    whole = [y for _, y in loader()]
+    parts = [list(loader().shard(rank, 2)) for rank in (0, 1)]
+    assert [len(y) for _, y in parts[0]] == [7, 3]
+    for batch, labels in enumerate(whole):
+        assert torch.equal(torch.cat([parts[0][batch][1], parts[1][batch][1]]), labels)
+    shard = loader().shard(1, 2)
+    list(shard)
+    assert shard.real_size == 6  # the last global batch: 20 views, 14 + 6
