@@ -127,12 +127,17 @@ def test_checker_rejects_malformed_files(tmp_path, text, message):
         check_submission(path, range(3), n_classes=10)
 
 
-@pytest.fixture(scope='module')
-def learn(small):
+def tiny_learner(small):
     "An untrained tiny CNN on 32 validation and 32 test digits (batches of 8): its learner."
     torch.manual_seed(0)
     model = get_model('small_cnn', 10, in_channels=1, widths=(8, 16))
     return make_learner(get_dls(small, batch_size=8, device='cpu'), model, Recipe(epochs=1), progress=False)
+
+
+@pytest.fixture(scope='module')
+def learn(small):
+    "An untrained tiny CNN on 32 validation and 32 test digits (batches of 8): its learner."
+    return tiny_learner(small)
 
 
 def by_hand(learn, data) -> torch.Tensor:
@@ -521,29 +526,33 @@ class BatchSizes(Callback):
         self.sizes.append(len(self.learn.xb[0]))
 
 
-def predict_as(rank, learn, dl, folder):
-    "Process `rank` of 2 (gloo): predict `dl`, save what it got and the batch sizes it saw."
+def predict_as(rank, small, folder):
+    """Process `rank` of 2 (gloo, a fresh process): the same tiny learner, its predictions of the test digits
+    and the batch sizes it saw, saved."""
+    torch.set_num_threads(1)
     store = f'file://{folder}/store'
-    timeout = datetime.timedelta(seconds=20)
+    timeout = datetime.timedelta(seconds=60)
     torch.distributed.init_process_group('gloo', init_method=store, rank=rank, world_size=2, timeout=timeout)
+    learn = tiny_learner(small)
     sizes = BatchSizes()
     with learn.added_cbs(sizes):
-        found = get_predictions(learn, dl)
+        found = get_predictions(learn, learn.dls.valid.new(small.test, shuffle=False))
     torch.save(dict(probs=found.probs, targets=found.targets, sizes=sizes.sizes), folder / f'{rank}.pt')
     torch.distributed.destroy_process_group()
 
 
-def test_two_processes_predict_a_share_each_and_gather_all(learn, small, tmp_path):
-    """Two processes (forked, gloo): each predicts half of every batch of 16, and each gets the predictions of
-    all 32 test images, the same as one process alone."""
-    dl = learn.dls.valid.new(small.test, shuffle=False)
-    alone = get_predictions(learn, dl)
-    forked = multiprocessing.get_context('fork')
-    processes = [forked.Process(target=predict_as, args=(rank, learn, dl, tmp_path)) for rank in (0, 1)]
+def test_two_processes_predict_a_share_each_and_gather_all(small, tmp_path):
+    """Two processes (started fresh, gloo): each predicts half of every batch of 16, and each gets the
+    predictions of all 32 test images, the same as one process alone. (Not forked: a process forked after
+    torch has used its OpenMP threads can hang in its first convolution.)"""
+    learn = tiny_learner(small)
+    alone = get_predictions(learn, learn.dls.valid.new(small.test, shuffle=False))
+    spawned = multiprocessing.get_context('spawn')
+    processes = [spawned.Process(target=predict_as, args=(rank, small, tmp_path)) for rank in (0, 1)]
     for process in processes:
         process.start()
     for process in processes:
-        process.join(60)
+        process.join(180)
         process.kill()  # only if it still runs
     assert [process.exitcode for process in processes] == [0, 0]
     for rank in (0, 1):
