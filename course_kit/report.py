@@ -24,7 +24,7 @@ from .core import writable_folder, atomic_write, check_count
 from .data import Splits, resize_splits
 from .transfer import create_transfer_model
 from .recipe import PRECISIONS, training_precision
-from .runs import ROW_COLUMNS, as_claims, claim_row
+from .runs import ROW_COLUMNS, as_claims, claim_row, load_record
 from .training import TrainResult, train, fast_recipe, fast_setup
 
 # %% auto #0
@@ -435,6 +435,11 @@ class ReportRun(ReportRows):
             return []
         how = 'measured' if memory['device_peak_mb'] else 'estimated'
         return [f'needs {needed / 1024:.1f} GB of GPU memory ({how}), more than the 16 GB of a T4 or P100']
+
+    def sweep_memory(self, trials: pd.DataFrame) -> dict | None:
+        "For a sweep's row: the memory of its trial that needed most host memory (None: no trial trained)."
+        memories = [load_record(path).get('memory') for path in trials['record'].dropna()]
+        return max(filter(None, memories), key=lambda memory: memory['host_peak_mb'], default=None)
 
     def needs_table(self) -> pd.DataFrame:
         """What each experiment needed: host and GPU memory, and in a rehearsal its seconds per training batch

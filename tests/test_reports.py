@@ -204,6 +204,16 @@ def test_every_smoke_row_says_it_trained_in_fp32_on_a_cpu(smoke):
             assert 'fp32' in r['note'], (r['report'], r['experiment'], r['note'])
 
 
+def test_a_sweeps_row_needs_what_its_largest_trial_needed(smoke):
+    "Report D's sweep rows carry the memory of their trial that needed most host memory (its run record)."
+    _, out = smoke
+    metrics = json.loads((out / 'd_cifar10' / 'metrics.json').read_text())
+    for name, folder in (('CNN sweep', 'cnn'), ('ViT sweep', 'vit-stage*')):
+        records = [json.loads(p.read_text()) for p in (out / 'd_cifar10' / 'sweep').glob(f'{folder}/*.json')]
+        largest = max(r['memory']['host_peak_mb'] for r in records if r.get('memory'))
+        assert metrics['needs'][name]['memory']['host_peak_mb'] == largest, name
+
+
 def test_the_local_executor_gives_the_rows_of_an_in_process_run(smoke, tmp_path):
     _, in_process = smoke
     command = [CLI, 'report', 'run', *REPORTS, '--profile', 'smoke', '--executor', 'local', '--jobs', '2']
