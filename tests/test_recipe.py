@@ -7,7 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import Callback
+from test_learner import Interrupt
 from fastai.callback.training import GradientClip
 from fastai.metrics import accuracy
 
@@ -84,19 +85,6 @@ class Rates(Callback):
         if self.training:
             self.lrs.append(self.opt.hypers[-1]['lr'])
             self.momentums.append(self.opt.hypers[-1]['mom'])
-
-
-class Interrupt(Callback):
-    "Stops the fit after epoch `after`, as a crash would (the checkpoint of that epoch is written)."
-
-    order = 99
-
-    def __init__(self, after):
-        self.after = after
-
-    def after_epoch(self):
-        if self.epoch == self.after:
-            raise CancelFitException()
 
 
 class ScaleTrainLoss(Callback):
@@ -311,14 +299,14 @@ def test_plateau_scheduler_cuts_by_factor_after_patience_in_the_monitors_directi
         assert seen == [[0.1, 0.2], [0.1, 0.2], [0.05, 0.1]], monitor
 
 
+def two_phases_of_steps() -> Recipe:
+    "SGD in two phases of 2 epochs (rates 0.1 and 0.02), each rate halved after every epoch."
+    phases = [Phase(2, lr=0.1), Phase(2, lr=0.02)]
+    return Recipe(optimizer='sgd', schedule='step', step_size=1, gamma=0.5, phases=phases)
+
+
 def test_step_schedule_starts_again_at_each_phase(small):
-    recipe = Recipe(
-        optimizer='sgd',
-        schedule='step',
-        step_size=1,
-        gamma=0.5,
-        phases=[Phase(2, lr=0.1), Phase(2, lr=0.02)],
-    )
+    recipe = two_phases_of_steps()
     learn = learner(small, recipe)
     fit(learn, recipe)
     assert epoch_lrs(learn) == pytest.approx([0.1, 0.05, 0.02, 0.01])
@@ -373,13 +361,7 @@ def test_one_cycle_matches_fastais_fit_one_cycle(small, how, recipe, cycles):
 
 def test_resume_at_a_phase_start_starts_the_new_phases_schedule(small, tmp_path):
     "A run stopped at the end of phase 1 and resumed trains phase 2 at its own rates, like an unbroken run."
-    recipe = Recipe(
-        optimizer='sgd',
-        schedule='step',
-        step_size=1,
-        gamma=0.5,
-        phases=[Phase(2, lr=0.1), Phase(2, lr=0.02)],
-    )
+    recipe = two_phases_of_steps()
 
     def run(resume, cbs=None):
         seed_everything(0)
